@@ -5,8 +5,9 @@
  * A fence is a monotonic 64-bit timeline. Signalling sets the value to a point at or above the
  * current one (a lower point is refused: never a rollback). A wait for @target is satisfied
  * once value >= target. A fence can carry one error with a reason code: it is set once, before
- * the signal that reports it, and sticks; a waiter whose target is at or past the point the
- * error was reported at gets the error. Waits block in the kernel (futex) with a mandatory
+ * the signal that reports it, and sticks. It covers every point that had not been signalled when
+ * it was recorded: a waiter whose target is above the value at that moment gets the error, a
+ * waiter for an earlier point does not (its work completed cleanly). Waits block in the kernel (futex) with a mandatory
  * absolute deadline and never busy-wait (an explicit, bounded spin is opt-in).
  *
  * Shared memory (docs/abi.md, "Fences"): the timeline page is a memfd that only signallers
@@ -42,7 +43,7 @@ struct dk_fence_state {
 	uint64_t value;
 	int32_t error;        /* 0 or a negative errno, sticky */
 	uint32_t reason;      /* enum dk_reason, DK_REASON_NONE without error */
-	uint64_t error_point; /* the point the error was reported at (0 without error) */
+	uint64_t error_point; /* the first point the error covers (0 without error) */
 };
 
 /*
@@ -73,7 +74,9 @@ DK_EXPORT int dk_fence_seal(struct dk_fence *fence);
 DK_EXPORT int dk_fence_signal(struct dk_fence *fence, uint64_t value);
 
 /*
- * dk_fence_signal_error - record an error for point @value, then advance to @value.
+ * dk_fence_signal_error - record an error covering the points after the current value, then
+ * advance to @value (UINT64_MAX fails every point still to come: what the reaper does when the
+ * owning service dies).
  * @error: one of -EIO, -ECANCELED, -ENODEV, -EPROTO, -EACCES (docs/errors.md, "Fence errors").
  * @reason: an enum dk_reason other than DK_REASON_NONE.
  * The first error sticks: later ones advance the timeline but do not replace it.
@@ -84,8 +87,8 @@ DK_EXPORT int dk_fence_signal_error(struct dk_fence *fence, uint64_t value, int 
 
 /*
  * dk_fence_wait - sleep until the timeline reaches @target or @deadline_ns passes.
- * Returns 0 when reached without error; the fence error (< 0) when reached and the error was
- * reported at a point <= @target; -ETIMEDOUT at the deadline; -EINVAL for a missing or too far
+ * Returns 0 when reached without error; the fence error (< 0) when reached and the error covers
+ * @target (error_point <= @target); -ETIMEDOUT at the deadline; -EINVAL for a missing or too far
  * deadline (dk/time.h); -EPERM without DK_RIGHT_WAIT; -ENOSPC when DK_FENCE_MAX_WAITERS threads
  * of this process already wait on the handle.
  */

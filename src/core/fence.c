@@ -15,8 +15,8 @@
  * One of the two always sees the other's write, so no wake-up is lost, and a signal with no
  * sleeper makes no system call at all.
  *
- * Error record: the signaller that wins the compare-and-swap of error_point (0 -> point) owns
- * the error, then publishes (error, reason) with a release store of `status`. Readers take
+ * Error record: an error covers every point that was not signalled when it was recorded. The
+ * signaller that wins the compare-and-swap of error_point (0 -> value + 1) owns the error, then publishes (error, reason) with a release store of `status`. Readers take
  * the error only once status is non-zero, so they never see half a record.
  */
 #include <errno.h>
@@ -59,7 +59,7 @@ struct fence_page {
 	_Atomic uint64_t value;
 	_Atomic uint32_t seq; /* futex word, bumped after every change */
 	uint32_t reserved0;
-	_Atomic uint64_t error_point; /* 0: no error; else the point the error was reported at */
+	_Atomic uint64_t error_point; /* 0: no error; else the first point the error covers */
 	_Atomic uint64_t status;      /* (uint32_t)error | (uint64_t)reason << 32, 0 if none */
 };
 
@@ -322,17 +322,20 @@ bool dk_fence_error_valid(int error)
 int dk_fence_signal_error(struct dk_fence *f, uint64_t value, int error, uint32_t reason)
 {
 	struct fence_core *c = f->core;
-	uint64_t none = 0;
+	uint64_t none = 0, cur;
 	bool set = false;
 
 	if (!dk_rights_has(f->rights, DK_RIGHT_SIGNAL) || !c->writable)
 		return -EPERM;
 	if (!dk_fence_error_valid(error) || reason == DK_REASON_NONE || reason >= DK_REASON_COUNT)
 		return -EINVAL;
-	if (value == 0 || value < dk_shm_load_acquire64(&c->page->value))
+	cur = dk_shm_load_acquire64(&c->page->value);
+	if (value < cur || cur == UINT64_MAX)
 		return -EINVAL;
-	if (dk_shm_cas64(&c->page->error_point, &none, value)) {
-		/* We own the record. Pairs with dk_shm_load_acquire64(&status) in readers. */
+	/* The error covers every point not signalled yet: (cur, value]. Whoever wins the CAS of
+	 * error_point owns the record. */
+	if (dk_shm_cas64(&c->page->error_point, &none, cur + 1)) {
+		/* Pairs with dk_shm_load_acquire64(&status) in readers. */
 		dk_shm_store_release64(&c->page->status,
 				       (uint64_t)(uint32_t)error | ((uint64_t)reason << 32));
 		set = true;
