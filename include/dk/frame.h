@@ -111,7 +111,8 @@ struct dk_frame_error {
  * @opcode, @flags, @seq: header fields; the version is DK_ABI_MAJOR / @proto->minor (or
  *   DK_ABI_MINOR when @proto is NULL).
  * @payload, @payload_len: payload bytes (may be NULL when @payload_len is 0).
- * Returns the frame size in bytes; -EINVAL for unknown flags, -EMSGSIZE if the payload is
+ * Returns the frame size in bytes; -EINVAL for unknown flags, ERROR without REPLY, or a NULL
+ * payload with a non-zero length; -EMSGSIZE if the payload is
  * larger than DK_FRAME_MAX_PAYLOAD, -ENOSPC if @buf is too small. Nothing is written on error.
  */
 DK_EXPORT int dk_frame_encode(void *buf, size_t buf_size, const struct dk_frame_proto *proto,

@@ -3,8 +3,9 @@
  * dk/wire.h - bounded little-endian readers and writers for frame payloads.
  *
  * A reader walks a byte range; any read past its end sets a sticky error and yields zeros, so
- * a decoder can read every field and check dk_wire_reader_error() once at the end. A writer
- * works the same way on an output buffer. Neither allocates. Values are little-endian on the
+ * a decoder can read every field and check dk_wire_reader_error() once at the end; after a failed
+ * read nothing more is read, even if bytes were left. A writer works the same way on an output
+ * buffer and never writes part of a value. Neither allocates. Values are little-endian on the
  * wire whatever the host order.
  */
 #ifndef DK_WIRE_H
@@ -30,7 +31,7 @@ struct dk_wire_writer {
 	uint8_t *start;
 	uint8_t *pos;
 	uint8_t *end;
-	int error; /* 0 or -ENOSPC, sticky */
+	int error; /* 0, -ENOSPC (buffer too small) or -EINVAL (bad string), sticky */
 };
 
 DK_EXPORT void dk_wire_reader_init(struct dk_wire_reader *r, const void *buf, size_t len);
@@ -43,7 +44,8 @@ DK_EXPORT void dk_wire_get_bytes(struct dk_wire_reader *r, void *dst, size_t len
 /*
  * dk_wire_get_string - a u16 length followed by that many bytes, no NUL on the wire.
  * Copies into @dst (of @dst_size bytes, NUL-terminated). A string longer than @dst_size - 1,
- * or one containing a NUL byte, sets the error (-EPROTO). Returns the string length.
+ * or one containing a NUL byte, sets the error (-EPROTO) and leaves @dst empty; a @dst_size of 0
+ * refuses every string. Returns the string length.
  */
 DK_EXPORT size_t dk_wire_get_string(struct dk_wire_reader *r, char *dst, size_t dst_size);
 /* Bytes left to read. */
