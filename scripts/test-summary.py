@@ -12,8 +12,9 @@ for line in open(sys.argv[1]):
     executables += 1
     out = t.get("stdout") or ""
     ok = t["result"] in ("OK", "EXPECTEDFAIL")
-    cases_ok = sum(int(n) for n in re.findall(r"\[  PASSED  \] (\d+) test", out))
-    cases_bad = sum(int(n) for n in re.findall(r"\[  FAILED  \] (\d+) test", out))
+    started = len(re.findall(r"^\[ RUN      \] ", out, re.M))
+    cases_ok = len(re.findall(r"^\[       OK \] ", out, re.M))
+    cases_bad = started - cases_ok
     if cases_ok or cases_bad:
         passed += cases_ok
         failed += cases_bad

@@ -126,8 +126,9 @@ DK_EXPORT int dk_frame_encode(void *buf, size_t buf_size, const struct dk_frame_
  * @ret_frame: the decoded frame, pointing into @buf (written only on success).
  * @ret_detail: optional; which rule failed (DK_FRAME_OK on success). Written always if non-NULL.
  * Returns 0; -EPROTO for a malformed frame; -EOPNOTSUPP for a well-formed frame whose opcode
- * @proto does not know. Error replies (DK_FRAME_F_ERROR) are checked against
- * DK_FRAME_ERROR_PAYLOAD rather than the opcode's bounds.
+ * @proto does not know (checked before payload sizes). Error replies (DK_FRAME_F_ERROR) are
+ * checked against DK_FRAME_ERROR_PAYLOAD rather than the opcode's bounds, and not against the
+ * opcode's since_minor, so an older peer can refuse an opcode it does not know yet.
  */
 DK_EXPORT int dk_frame_decode(const void *buf, size_t len, const struct dk_frame_proto *proto,
 			      struct dk_frame *ret_frame, enum dk_frame_detail *ret_detail);
