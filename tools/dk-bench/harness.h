@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dk-bench harness: run one figure against its baseline, interleaved, and print the result.
+ */
+#ifndef DK_BENCH_HARNESS_H
+#define DK_BENCH_HARNESS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "bench.h"
+
+/* One side (DriverKit or baseline) of a figure's result. */
+struct bench_side {
+	struct bench_samples all; /* every measured sample of every repetition */
+	double *rep_medians;      /* [reps_done] */
+	struct bench_summary summary;
+	bool have_summary;
+};
+
+struct bench_result {
+	const struct bench_figure *figure;
+	const struct bench_opts *opts;
+	unsigned int reps_done; /* repetitions completed on both sides */
+	struct bench_side dk;
+	struct bench_side base;
+	double ratio; /* dk median / baseline median */
+	bool pass;
+	int ret; /* 0 or the negative errno of the first failure */
+	struct bench_error error;
+};
+
+/*
+ * bench_run_figure - run @opts->reps repetitions of @fig and of its baseline, alternating
+ * (baseline first on even repetitions, DriverKit first on odd ones, so linear drift cancels).
+ * Always fills @ret (free with bench_result_finish()); returns @ret->ret.
+ */
+int bench_run_figure(const struct bench_figure *fig, const struct bench_opts *opts,
+		     struct bench_result *ret);
+void bench_result_finish(struct bench_result *res);
+
+/* Print @res as one JSON object on one line, or as a readable block. */
+void bench_print_json(FILE *out, const struct bench_result *res);
+void bench_print_text(FILE *out, const struct bench_result *res);
+
+#endif /* DK_BENCH_HARNESS_H */

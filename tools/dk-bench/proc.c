@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Peer processes for cross-process figures: fork, die with the parent, pin, report, reap.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dk/error.h>
+#include <dk/time.h>
+
+#include "bench.h"
+
+/* How long a child that was not killed may take to exit after the parent is done with it. */
+#define PEER_EXIT_NS (5ull * DK_NSEC_PER_SEC)
+
+/* A page shared with the child: written by the child before it exits, read after reaping. */
+struct bench_peer_shared {
+	struct bench_error error;
+};
+
+int bench_fail(struct bench_error *error, int err, const char *fmt, ...)
+{
+	char what[192];
+	va_list ap;
+
+	if (error->msg[0])
+		return err; /* the first error is the cause, the rest are consequences */
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(error->msg, sizeof(error->msg), "%s: %s", what, dk_strerror(err));
+	return err;
+}
+
+int bench_pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		return -errno;
+	return 0;
+}
+
+static _Noreturn void child_main(const struct bench_opts *opts, pid_t parent,
+				 struct bench_peer_shared *shared, bench_child_fn fn, void *arg)
+{
+	int ret;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+		bench_fail(&shared->error, -errno, "child: prctl(PR_SET_PDEATHSIG)");
+		_exit(1);
+	}
+	if (getppid() != parent)
+		_exit(1); /* the parent died before prctl() took effect */
+	if (opts->pin) {
+		ret = bench_pin_self(1);
+		if (ret < 0) {
+			bench_fail(&shared->error, ret, "child: pin to CPU 1");
+			_exit(1);
+		}
+	}
+	ret = fn(arg, &shared->error);
+	/* _exit: never flush stdio buffers inherited from the parent. */
+	_exit(ret < 0 ? 1 : 0);
+}
+
+int bench_peer_start(const struct bench_opts *opts, bench_child_fn fn, void *arg,
+		     struct bench_peer *ret_peer, struct bench_error *error)
+{
+	struct bench_peer_shared *shared;
+	pid_t parent = getpid(), pid;
+
+	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		      -1, 0);
+	if (shared == MAP_FAILED)
+		return bench_fail(error, -errno, "mmap peer page");
+	memset(shared, 0, sizeof(*shared));
+	/* Nothing buffered may be written twice. */
+	if (fflush(stdout) == EOF || fflush(stderr) == EOF) {
+		munmap(shared, sizeof(*shared));
+		return bench_fail(error, -EIO, "fflush");
+	}
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		munmap(shared, sizeof(*shared));
+		return bench_fail(error, err, "fork");
+	}
+	if (pid == 0)
+		child_main(opts, parent, shared, fn, arg);
+	ret_peer->pid = pid;
+	ret_peer->shared = shared;
+	return 0;
+}
+
+static int reap(pid_t pid, bool kill_it, int *ret_status)
+{
+	uint64_t deadline = dk_deadline_in(PEER_EXIT_NS);
+	struct timespec tick = {.tv_sec = 0, .tv_nsec = 1000 * 1000};
+	pid_t r;
+
+	if (kill_it && kill(pid, SIGKILL) < 0 && errno != ESRCH)
+		return -errno;
+	for (;;) {
+		r = waitpid(pid, ret_status, kill_it ? 0 : WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r == 0 && dk_now_ns() >= deadline) {
+			/* Every wait of a child has a deadline, so this is a bug: do not hang. */
+			if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
+				return -errno;
+			kill_it = true;
+		}
+		if (r == 0)
+			nanosleep(&tick, NULL);
+	}
+}
+
+/* Add what the child reported to @error: the cause when the parent saw nothing wrong. */
+static void note_child_error(struct bench_error *error, const char *child_msg)
+{
+	size_t len = strlen(error->msg);
+
+	if (!child_msg[0])
+		return;
+	if (!len)
+		snprintf(error->msg, sizeof(error->msg), "%s", child_msg);
+	else if (len + sizeof(" (peer: )") < sizeof(error->msg))
+		snprintf(error->msg + len, sizeof(error->msg) - len, " (peer: %.*s)",
+			 (int)(sizeof(error->msg) - len - sizeof(" (peer: )")), child_msg);
+}
+
+int bench_peer_finish(struct bench_peer *peer, bool kill_it, struct bench_error *error)
+{
+	int status = 0, ret;
+
+	if (peer->pid <= 0)
+		return 0;
+	ret = reap(peer->pid, kill_it, &status);
+	peer->pid = 0;
+	if (ret < 0) {
+		bench_fail(error, ret, "waitpid");
+	} else if (!kill_it && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		ret = -EIO;
+		if (!peer->shared->error.msg[0] && WIFSIGNALED(status))
+			bench_fail(error, ret, "peer killed by signal %d", WTERMSIG(status));
+		else if (!peer->shared->error.msg[0])
+			bench_fail(error, ret, "peer exited with status %d", WEXITSTATUS(status));
+	}
+	note_child_error(error, peer->shared->error.msg);
+	munmap(peer->shared, sizeof(*peer->shared));
+	peer->shared = NULL;
+	return ret;
+}
