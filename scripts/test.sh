@@ -5,6 +5,7 @@
 #                              demo, bench smoke test)
 #   scripts/test.sh --asan     the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   scripts/test.sh --tsan     the stress suite under ThreadSanitizer
+#   scripts/test.sh --clang    clang build of every suite, with the libFuzzer target built too
 #
 # Prints a closing line "N passed, M failed" counting every test case; exits non-zero on any
 # failure.
@@ -30,8 +31,14 @@ plain)
     opts=(-Db_sanitize=thread -Dbuildtype=debugoptimized)
     suites=(--suite stress)
     ;;
+--clang)
+    dir=build-clang
+    opts=(-Dfuzz=true)
+    suites=()
+    export CC=clang
+    ;;
 *)
-    echo "usage: scripts/test.sh [--asan|--tsan]" >&2
+    echo "usage: scripts/test.sh [--asan|--tsan|--clang]" >&2
     exit 2
     ;;
 esac
