@@ -14,5 +14,8 @@
 #include <dk/frame.h>
 #include <dk/wire.h>
 #include <dk/transfer.h>
+#include <dk/qos.h>
+#include <dk/htable.h>
+#include <dk/ring.h>
 
 #endif /* DK_DK_H */

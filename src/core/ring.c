@@ -1,0 +1,860 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Submission / completion rings.
+ *
+ * Shared layout (docs/abi.md, "Rings"): a header page, then the SQ, then the CQ, each
+ * page-aligned. The header has one cache line of geometry (written once by the consumer at
+ * creation, never read back by it), one line written only by the producer and one written only
+ * by the consumer, so the two sides never write the same line.
+ *
+ * Ordering, side by side:
+ *   producer: write SQEs; store sq_tail (seq_cst)  ...  load flags: NEED_WAKEUP -> doorbell
+ *   consumer: set NEED_WAKEUP (seq_cst); load sq_tail ... sleep on the doorbell futex
+ * (a Dekker pair: one of the two sees the other's store, so no submission sleeps unseen);
+ *   consumer: write CQEs; store-release cq_tail; signal the fence to the completion count
+ *   producer: wait on the fence; load-acquire cq_tail; read CQEs; store-release cq_head.
+ *
+ * Every value the other side writes is checked before use: indices must move forward and stay
+ * within one ring of the local ones, or the queue is broken.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dk/buffer.h>
+#include <dk/error.h>
+#include <dk/fence.h>
+#include <dk/htable.h>
+#include <dk/qos.h>
+#include <dk/rights.h>
+#include <dk/ring.h>
+#include <dk/time.h>
+
+#include "memfd.h"
+#include "shm.h"
+
+#define RING_MAGIC 0x4752444bu /* "DKRG" */
+#define RING_LAYOUT_MAJOR 1u
+#define RING_LAYOUT_MINOR 0u
+#define RING_PAGE 4096u
+
+/* Header flags, written by the consumer. */
+#define RING_F_NEED_WAKEUP (1u << 0)
+#define RING_F_BROKEN (1u << 1)
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+#ifndef FUTEX2_SIZE_U32
+#define FUTEX2_SIZE_U32 0x02
+#endif
+
+struct ring_header {
+	/* Geometry: written once by the consumer; each side keeps its own checked copy. */
+	uint32_t magic;
+	uint16_t major;
+	uint16_t minor;
+	uint32_t sq_entries;
+	uint32_t cq_entries;
+	uint32_t sqe_size;
+	uint32_t cqe_size;
+	uint32_t qos;
+	uint32_t reserved0;
+	uint64_t sq_offset;
+	uint64_t cq_offset;
+	uint64_t total_size;
+	uint8_t pad0[64 - 56];
+	/* Written by the producer. */
+	_Atomic uint32_t sq_tail;
+	_Atomic uint32_t cq_head;
+	_Atomic uint32_t producer_waiting; /* 1 while the producer sleeps for SQ space */
+	_Atomic uint32_t doorbell;         /* futex word the consumer sleeps on */
+	uint8_t pad1[64 - 16];
+	/* Written by the consumer. */
+	_Atomic uint32_t sq_head;
+	_Atomic uint32_t cq_tail;
+	_Atomic uint32_t flags;
+	_Atomic uint32_t broken_reason;
+	_Atomic uint32_t space_seq; /* futex word the producer sleeps on for space */
+	uint8_t pad2[64 - 20];
+};
+
+_Static_assert(sizeof(struct ring_header) == 192, "three cache lines");
+_Static_assert(offsetof(struct ring_header, sq_tail) == 64, "producer line");
+_Static_assert(offsetof(struct ring_header, sq_head) == 128, "consumer line");
+
+struct slot {
+	uint32_t gen;
+	uint32_t busy;
+};
+
+struct dk_ring {
+	bool consumer;
+	int fd;
+	void *map;
+	size_t map_size;
+	struct ring_header *hdr;
+	uint8_t *sq;
+	uint8_t *cq;
+	uint32_t sq_entries, cq_entries;
+	uint32_t qos;
+	struct dk_qos_params qp;
+	uint32_t depth;
+	struct dk_fence *fence;
+	uint32_t broken; /* 0 or a reason */
+	struct dk_ring_stats st;
+
+	/* Consumer. */
+	uint32_t sq_head;       /* next entry to take */
+	uint32_t seen_sq_tail;  /* last producer tail seen */
+	uint32_t cq_tail;       /* next completion to post */
+	uint32_t published;     /* cq_tail made visible */
+	uint32_t seen_cq_head;  /* last producer head seen */
+	uint64_t tickets;
+	uint64_t completed;
+	uint64_t signalled;
+	struct slot *slots;
+	uint32_t *free_slots;
+	uint32_t n_free;
+
+	/* Producer. */
+	uint32_t sq_tail;       /* entries obtained, published or not */
+	uint32_t sq_submitted;  /* sq_tail as published */
+	uint32_t cq_head;
+	uint64_t reaped;
+};
+
+static bool pow2_in(uint32_t v, uint32_t lo, uint32_t hi)
+{
+	return v >= lo && v <= hi && (v & (v - 1)) == 0;
+}
+
+static uint64_t page_align(uint64_t v)
+{
+	return (v + RING_PAGE - 1) & ~(uint64_t)(RING_PAGE - 1);
+}
+
+/* The layout every valid ring of this geometry has. */
+static void layout(uint32_t sq, uint32_t cq, uint64_t *sq_off, uint64_t *cq_off, uint64_t *total)
+{
+	*sq_off = RING_PAGE;
+	*cq_off = *sq_off + page_align((uint64_t)sq * DK_SQE_SIZE);
+	*total = *cq_off + page_align((uint64_t)cq * DK_CQE_SIZE);
+}
+
+static int ring_map(struct dk_ring *r, uint64_t total)
+{
+	uint64_t sq_off, cq_off, t;
+
+	layout(r->sq_entries, r->cq_entries, &sq_off, &cq_off, &t);
+	r->map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	if (r->map == MAP_FAILED) {
+		r->map = NULL;
+		return -errno;
+	}
+	r->map_size = total;
+	r->hdr = r->map;
+	r->sq = (uint8_t *)r->map + sq_off;
+	r->cq = (uint8_t *)r->map + cq_off;
+	return 0;
+}
+
+static int ring_set_qos(struct dk_ring *r, uint32_t qos)
+{
+	int ret = dk_qos_params(qos, &r->qp);
+
+	if (ret < 0)
+		return ret;
+	r->qos = qos;
+	r->depth = dk_qos_depth(qos, r->cq_entries);
+	return 0;
+}
+
+void dk_ring_destroy(struct dk_ring *r)
+{
+	if (!r)
+		return;
+	if (r->map)
+		munmap(r->map, r->map_size);
+	if (r->fd >= 0)
+		close(r->fd);
+	dk_fence_unref(r->fence);
+	free(r->slots);
+	free(r->free_slots);
+	free(r);
+}
+
+int dk_ring_create(const struct dk_ring_params *p, struct dk_ring **ret_ring)
+{
+	uint64_t sq_off, cq_off, total;
+	struct dk_ring *r;
+	int ret;
+
+	if (!p || !pow2_in(p->sq_entries, DK_RING_MIN_ENTRIES, DK_RING_MAX_ENTRIES) ||
+	    !pow2_in(p->cq_entries, DK_RING_MIN_ENTRIES, DK_RING_MAX_ENTRIES) ||
+	    p->cq_entries < p->sq_entries || dk_qos_check(p->qos) < 0)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->fd = -1;
+	r->consumer = true;
+	r->sq_entries = p->sq_entries;
+	r->cq_entries = p->cq_entries;
+	ret = ring_set_qos(r, p->qos);
+	if (ret < 0)
+		goto out_destroy;
+	r->slots = calloc(r->cq_entries, sizeof(*r->slots));
+	r->free_slots = calloc(r->cq_entries, sizeof(*r->free_slots));
+	if (!r->slots || !r->free_slots) {
+		ret = -ENOMEM;
+		goto out_destroy;
+	}
+	for (uint32_t i = 0; i < r->cq_entries; i++) {
+		r->slots[i].gen = 1;
+		r->free_slots[i] = r->cq_entries - 1 - i;
+	}
+	r->n_free = r->cq_entries;
+
+	layout(r->sq_entries, r->cq_entries, &sq_off, &cq_off, &total);
+	/* No further seals: a client cannot write-seal the queue under the service. */
+	ret = dk_memfd_create("dk-ring", total, F_SEAL_SEAL, &r->fd);
+	if (ret < 0)
+		goto out_destroy;
+	ret = ring_map(r, total);
+	if (ret < 0)
+		goto out_destroy;
+	ret = dk_fence_create(0, &r->fence);
+	if (ret < 0)
+		goto out_destroy;
+
+	r->hdr->magic = RING_MAGIC;
+	r->hdr->major = RING_LAYOUT_MAJOR;
+	r->hdr->minor = RING_LAYOUT_MINOR;
+	r->hdr->sq_entries = r->sq_entries;
+	r->hdr->cq_entries = r->cq_entries;
+	r->hdr->sqe_size = DK_SQE_SIZE;
+	r->hdr->cqe_size = DK_CQE_SIZE;
+	r->hdr->qos = r->qos;
+	r->hdr->sq_offset = sq_off;
+	r->hdr->cq_offset = cq_off;
+	r->hdr->total_size = total;
+	*ret_ring = r;
+	return 0;
+
+out_destroy:
+	dk_ring_destroy(r);
+	return ret;
+}
+
+int dk_ring_fd(const struct dk_ring *r)
+{
+	return r->fd;
+}
+
+struct dk_fence *dk_ring_fence(const struct dk_ring *r)
+{
+	return r->fence;
+}
+
+uint32_t dk_ring_qos(const struct dk_ring *r)
+{
+	return r->qos;
+}
+
+uint32_t dk_ring_sq_entries(const struct dk_ring *r)
+{
+	return r->sq_entries;
+}
+
+uint32_t dk_ring_cq_entries(const struct dk_ring *r)
+{
+	return r->cq_entries;
+}
+
+void dk_ring_stats(const struct dk_ring *r, struct dk_ring_stats *ret_stats)
+{
+	*ret_stats = r->st;
+	ret_stats->inflight = r->cq_entries - r->n_free;
+	if (!r->consumer)
+		ret_stats->inflight = 0;
+	ret_stats->broken = r->broken;
+}
+
+/* ---- consumer --------------------------------------------------------------------------- */
+
+void dk_ring_mark_broken(struct dk_ring *r, uint32_t reason)
+{
+	if (!r->consumer || r->broken)
+		return;
+	r->broken = reason ? reason : DK_REASON_QUEUE_BROKEN;
+	dk_shm_store_release32(&r->hdr->broken_reason, r->broken);
+	atomic_fetch_or(&r->hdr->flags, RING_F_BROKEN);
+	/* Publish what was completed, then fail everything after it: no waiter hangs. */
+	dk_ring_publish(r);
+	dk_fence_signal_error(r->fence, UINT64_MAX, -EPROTO, DK_REASON_QUEUE_BROKEN);
+}
+
+/*
+ * Read and check the producer's indices. Returns the submissions pending, or -EPROTO (broken).
+ * Sets *ret_room to how many more jobs the CQ can take (completions unreaped + in flight).
+ */
+static int consumer_sync(struct dk_ring *r, uint32_t *ret_room)
+{
+	/* Pairs with the producer's seq_cst store of sq_tail after writing the entries. */
+	uint32_t tail = dk_shm_load_acquire32(&r->hdr->sq_tail);
+	uint32_t head = dk_shm_load_acquire32(&r->hdr->cq_head);
+	uint32_t pending = tail - r->sq_head;
+	uint32_t unreaped = r->cq_tail - head;
+	uint32_t inflight = r->cq_entries - r->n_free;
+
+	if ((int32_t)(tail - r->seen_sq_tail) < 0 || pending > r->sq_entries ||
+	    (int32_t)(head - r->seen_cq_head) < 0 || (int32_t)(r->published - head) < 0 ||
+	    unreaped > r->cq_entries) {
+		dk_ring_mark_broken(r, DK_REASON_QUEUE_BROKEN);
+		return -EPROTO;
+	}
+	r->seen_sq_tail = tail;
+	r->seen_cq_head = head;
+	*ret_room = r->cq_entries - unreaped - inflight;
+	return (int)pending;
+}
+
+int dk_ring_consume(struct dk_ring *r, struct dk_ring_job *jobs, uint32_t max)
+{
+	uint32_t room, inflight, n, i;
+	uint64_t now;
+	int pending;
+
+	if (!r->consumer)
+		return -EINVAL;
+	if (r->broken)
+		return -EPROTO;
+	pending = consumer_sync(r, &room);
+	if (pending <= 0)
+		return pending;
+	inflight = r->cq_entries - r->n_free;
+	n = (uint32_t)pending;
+	if (n > room)
+		n = room; /* the no-drop rule: every taken job has a CQ entry waiting */
+	if (inflight >= r->depth)
+		n = 0;
+	else if (n > r->depth - inflight)
+		n = r->depth - inflight;
+	if (n > max)
+		n = max;
+	if (n == 0)
+		return 0;
+
+	now = dk_now_ns();
+	for (i = 0; i < n; i++) {
+		struct dk_ring_job *j = &jobs[i];
+		uint32_t slot = r->free_slots[--r->n_free];
+
+		/* Copy out first: the producer may rewrite shared memory at any moment. */
+		memcpy(&j->sqe, r->sq + (size_t)(r->sq_head & (r->sq_entries - 1)) * DK_SQE_SIZE,
+		       sizeof(j->sqe));
+		r->sq_head++;
+		j->ticket = ++r->tickets;
+		j->slot = slot;
+		j->gen = r->slots[slot].gen;
+		j->t_taken_ns = now;
+		r->slots[slot].busy = 1;
+	}
+	r->st.submitted += n;
+	/* Dekker with dk_ring_submit_wait(): publish the head, then look for a sleeper. */
+	atomic_store_explicit(&r->hdr->sq_head, r->sq_head, memory_order_seq_cst);
+	if (dk_shm_load_sc32(&r->hdr->producer_waiting)) {
+		dk_shm_add_sc32(&r->hdr->space_seq, 1);
+		syscall(SYS_futex, &r->hdr->space_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	}
+	return (int)n;
+}
+
+static struct slot *job_slot(struct dk_ring *r, const struct dk_ring_job *job)
+{
+	struct slot *s;
+
+	if (!r->consumer || job->slot >= r->cq_entries)
+		return NULL;
+	s = &r->slots[job->slot];
+	if (!s->busy || s->gen != job->gen)
+		return NULL;
+	return s;
+}
+
+static void slot_free(struct dk_ring *r, struct slot *s, uint32_t slot)
+{
+	s->busy = 0;
+	s->gen = s->gen + 1 ? s->gen + 1 : 1;
+	r->free_slots[r->n_free++] = slot;
+}
+
+int dk_ring_complete(struct dk_ring *r, const struct dk_ring_job *job, int32_t status,
+		     uint32_t reason, uint64_t result, uint64_t t_started_ns)
+{
+	struct slot *s = job_slot(r, job);
+	struct dk_cqe *c;
+
+	if (!s)
+		return -EINVAL; /* stale slot, or completed already */
+	c = (struct dk_cqe *)(r->cq + (size_t)(r->cq_tail & (r->cq_entries - 1)) * DK_CQE_SIZE);
+	c->user_data = job->sqe.user_data;
+	c->status = status;
+	c->reason = reason;
+	c->result = result;
+	c->ticket = job->ticket;
+	c->t_taken_ns = job->t_taken_ns;
+	c->t_started_ns = t_started_ns;
+	c->t_completed_ns = dk_now_ns();
+	c->reserved = 0;
+	r->cq_tail++;
+	r->completed++;
+	r->st.completed++;
+	slot_free(r, s, job->slot);
+	return 0;
+}
+
+int dk_ring_abandon(struct dk_ring *r, const struct dk_ring_job *job)
+{
+	struct slot *s = job_slot(r, job);
+
+	if (!s)
+		return -EINVAL;
+	slot_free(r, s, job->slot);
+	r->st.abandoned++;
+	return 0;
+}
+
+int dk_ring_abandon_all(struct dk_ring *r)
+{
+	int n = 0;
+
+	if (!r->consumer)
+		return -EINVAL;
+	for (uint32_t i = 0; i < r->cq_entries; i++) {
+		if (r->slots[i].busy) {
+			slot_free(r, &r->slots[i], i);
+			n++;
+		}
+	}
+	r->st.abandoned += (uint64_t)n;
+	return n;
+}
+
+int dk_ring_readmit(struct dk_ring *r, struct dk_ring_job *job)
+{
+	uint32_t room, slot;
+	int pending;
+
+	if (!r->consumer)
+		return -EINVAL;
+	pending = consumer_sync(r, &room);
+	if (pending < 0)
+		return pending;
+	if (room == 0 || r->n_free == 0)
+		return -ENOSPC;
+	slot = r->free_slots[--r->n_free];
+	r->slots[slot].busy = 1;
+	job->slot = slot;
+	job->gen = r->slots[slot].gen;
+	return 0;
+}
+
+int dk_ring_publish(struct dk_ring *r)
+{
+	if (!r->consumer)
+		return -EINVAL;
+	if (r->published == r->cq_tail)
+		return 0;
+	/* Pairs with the producer's load-acquire of cq_tail before it reads the entries. */
+	dk_shm_store_release32(&r->hdr->cq_tail, r->cq_tail);
+	r->published = r->cq_tail;
+	if (r->completed != r->signalled) {
+		r->signalled = r->completed;
+		return dk_fence_signal(r->fence, r->completed);
+	}
+	return 0;
+}
+
+int dk_ring_check_sqe(const struct dk_ring *r, const struct dk_htable *table,
+		      const struct dk_sqe *sqe)
+{
+	struct dk_buffer *b;
+	struct dk_fence *f;
+	uint32_t i;
+	int ret;
+
+	if (sqe->flags & ~(uint32_t)DK_SQE_F_KNOWN)
+		return -EINVAL;
+	if (sqe->reserved0[0] | sqe->reserved0[1] | sqe->reserved0[2])
+		return -EINVAL;
+	if (sqe->qos) {
+		if (dk_qos_check(sqe->qos) < 0)
+			return -EINVAL;
+		if (sqe->qos > r->qos)
+			return -EPERM; /* raising one's class is the policy's decision */
+	}
+	if (sqe->n_buffers > DK_SQE_MAX_BUFFERS || sqe->n_waits > DK_SQE_MAX_WAITS)
+		return -EINVAL;
+	for (i = 0; i < sqe->n_buffers; i++) {
+		const struct dk_sqe_buffer *sb = &sqe->buf[i];
+
+		if (!sb->access || (sb->access & ~(uint32_t)(DK_RIGHT_READ | DK_RIGHT_WRITE)))
+			return -EINVAL;
+		ret = dk_htable_buffer(table, sb->index, sb->access, &b);
+		if (ret < 0)
+			return ret;
+		ret = dk_slice_check(dk_buffer_size(b), sb->offset, sb->length);
+		if (ret < 0)
+			return ret;
+	}
+	for (i = 0; i < sqe->n_waits; i++) {
+		ret = dk_htable_fence(table, sqe->wait[i].index, DK_RIGHT_WAIT, &f);
+		if (ret < 0)
+			return ret;
+	}
+	if (sqe->signal.index != DK_HANDLE_NONE) {
+		ret = dk_htable_fence(table, sqe->signal.index, DK_RIGHT_SIGNAL, &f);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- consumer sleeping ------------------------------------------------------------------ */
+
+static bool ring_pending(struct dk_ring *r)
+{
+	/* A broken ring has nothing to serve; an out-of-range tail is caught by consume. */
+	return !r->broken && dk_shm_load_acquire32(&r->hdr->sq_tail) != r->sq_head;
+}
+
+struct futex_waitv_arg {
+	uint64_t val;
+	uint64_t uaddr;
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+static int futex_waitv_abs(struct futex_waitv_arg *w, uint32_t n, uint64_t deadline_ns)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(deadline_ns / DK_NSEC_PER_SEC),
+		.tv_nsec = (long)(deadline_ns % DK_NSEC_PER_SEC),
+	};
+
+	if (n == 0)
+		return clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ? -EINTR : 0;
+	return syscall(SYS_futex_waitv, w, n, 0, &ts, CLOCK_MONOTONIC) < 0 ? -errno : 0;
+}
+
+/* Sleep on the doorbells of the rings selected by @mask_frugal (false: non-Frugal only). */
+static void sleep_doorbells(struct dk_ring *const *rings, uint32_t n, bool all,
+			    uint64_t deadline_ns)
+{
+	struct futex_waitv_arg w[DK_RING_WAIT_MAX];
+	uint32_t k = 0, i;
+
+	for (i = 0; i < n; i++) {
+		struct dk_ring *r = rings[i];
+
+		if (r->broken || (!all && r->qos == DK_QOS_FRUGAL))
+			continue;
+		w[k].val = dk_shm_load_sc32(&r->hdr->doorbell);
+		w[k].uaddr = (uint64_t)(uintptr_t)&r->hdr->doorbell;
+		w[k].flags = FUTEX2_SIZE_U32;
+		w[k].reserved = 0;
+		k++;
+	}
+	/* Announce the sleep, then re-check: pairs with dk_ring_submit()'s store of sq_tail
+	 * followed by its load of flags. */
+	for (i = 0; i < n; i++)
+		if (!rings[i]->broken && (all || rings[i]->qos != DK_QOS_FRUGAL))
+			atomic_fetch_or(&rings[i]->hdr->flags, RING_F_NEED_WAKEUP);
+	for (i = 0; i < n; i++)
+		if ((all || rings[i]->qos != DK_QOS_FRUGAL) && ring_pending(rings[i]))
+			goto out_clear;
+	futex_waitv_abs(w, k, deadline_ns);
+	for (i = 0; i < n; i++)
+		rings[i]->st.doorbells++;
+out_clear:
+	for (i = 0; i < n; i++)
+		atomic_fetch_and(&rings[i]->hdr->flags, ~RING_F_NEED_WAKEUP);
+}
+
+/* 2: non-Frugal work pending, 1: only Frugal work pending, 0: none. */
+static int pending_kind(struct dk_ring *const *rings, uint32_t n)
+{
+	int kind = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (!ring_pending(rings[i]))
+			continue;
+		if (rings[i]->qos != DK_QOS_FRUGAL)
+			return 2;
+		kind = 1;
+	}
+	return kind;
+}
+
+int dk_ring_idle(struct dk_ring *const *rings, uint32_t n, uint64_t deadline_ns)
+{
+	uint64_t spin_ns = 0, coalesce_ns = 0, now, until;
+	unsigned int iter = 0;
+	int kind, ret;
+
+	if (!rings || n == 0 || n > DK_RING_WAIT_MAX)
+		return -EINVAL;
+	ret = dk_deadline_check(deadline_ns);
+	if (ret < 0)
+		return ret;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!rings[i]->consumer)
+			return -EINVAL;
+		if (rings[i]->qp.consumer_spin_ns > spin_ns)
+			spin_ns = rings[i]->qp.consumer_spin_ns;
+		if (rings[i]->qp.coalesce_ns > coalesce_ns)
+			coalesce_ns = rings[i]->qp.coalesce_ns;
+	}
+
+	kind = pending_kind(rings, n);
+	if (kind == 0 && spin_ns) {
+		/* Adaptive polling: a busy queue is served without any system call. */
+		now = dk_now_ns();
+		until = now + spin_ns < deadline_ns ? now + spin_ns : deadline_ns;
+		while ((kind = pending_kind(rings, n)) == 0) {
+			dk_cpu_relax();
+			if ((++iter & 63) == 0 && dk_now_ns() >= until)
+				break;
+		}
+		if (kind)
+			rings[0]->st.spins_won++;
+	}
+	if (kind == 0) {
+		if (dk_now_ns() >= deadline_ns)
+			return 0;
+		sleep_doorbells(rings, n, true, deadline_ns);
+		kind = pending_kind(rings, n);
+	}
+	if (kind == 1 && coalesce_ns) {
+		/* Only Frugal work: gather it for the window, but wake for anyone else. */
+		until = dk_now_ns() + coalesce_ns;
+		if (until > deadline_ns)
+			until = deadline_ns;
+		while (pending_kind(rings, n) == 1 && dk_now_ns() < until)
+			sleep_doorbells(rings, n, false, until);
+	}
+	return pending_kind(rings, n) ? 1 : 0;
+}
+
+/* ---- producer --------------------------------------------------------------------------- */
+
+int dk_ring_attach(int fd, struct dk_fence *completion, struct dk_ring **ret_ring)
+{
+	uint64_t size, sq_off, cq_off, total;
+	struct ring_header h;
+	unsigned int seals;
+	struct dk_ring *r;
+	bool writable;
+	int ret;
+
+	if (!completion)
+		return -EINVAL;
+	if (!dk_rights_has(dk_fence_rights(completion), DK_RIGHT_WAIT))
+		return -EPERM;
+	if (dk_memfd_inspect(fd, &size, &seals, &writable) < 0 || !writable ||
+	    size < sizeof(h) || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		return -EBADF;
+	/* Read the geometry with pread, once: what is mapped can change under us. */
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return -EBADF;
+	if (h.magic != RING_MAGIC || h.major != RING_LAYOUT_MAJOR || h.sqe_size != DK_SQE_SIZE ||
+	    h.cqe_size != DK_CQE_SIZE ||
+	    !pow2_in(h.sq_entries, DK_RING_MIN_ENTRIES, DK_RING_MAX_ENTRIES) ||
+	    !pow2_in(h.cq_entries, DK_RING_MIN_ENTRIES, DK_RING_MAX_ENTRIES) ||
+	    h.cq_entries < h.sq_entries || dk_qos_check(h.qos) < 0)
+		return -EPROTO;
+	layout(h.sq_entries, h.cq_entries, &sq_off, &cq_off, &total);
+	if (h.sq_offset != sq_off || h.cq_offset != cq_off || h.total_size != total ||
+	    size != total)
+		return -EPROTO;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->fd = -1;
+	r->sq_entries = h.sq_entries;
+	r->cq_entries = h.cq_entries;
+	ret = ring_set_qos(r, h.qos);
+	if (ret == 0) {
+		r->fd = fd;
+		ret = ring_map(r, total);
+	}
+	if (ret < 0) {
+		r->fd = -1; /* left to the caller on failure */
+		dk_ring_destroy(r);
+		return ret;
+	}
+	/* Start from where the queue is (a re-attach after a restart starts fresh anyway). */
+	r->sq_tail = r->sq_submitted = dk_shm_load_acquire32(&r->hdr->sq_tail);
+	r->cq_head = dk_shm_load_acquire32(&r->hdr->cq_head);
+	r->fence = dk_fence_ref(completion);
+	{
+		/* Completions reaped before us = counted - still unreaped. */
+		struct dk_fence_state fs;
+		uint32_t unreaped = dk_shm_load_acquire32(&r->hdr->cq_tail) - r->cq_head;
+
+		if (dk_fence_query(completion, &fs) == 0 && unreaped <= r->cq_entries &&
+		    fs.value >= unreaped && fs.value != UINT64_MAX)
+			r->reaped = fs.value - unreaped;
+	}
+	*ret_ring = r;
+	return 0;
+}
+
+static bool producer_broken(struct dk_ring *r)
+{
+	if (!r->broken && (dk_shm_load_acquire32(&r->hdr->flags) & RING_F_BROKEN))
+		r->broken = DK_REASON_QUEUE_BROKEN;
+	return r->broken != 0;
+}
+
+uint32_t dk_ring_sq_space(const struct dk_ring *r)
+{
+	/* Pairs with the consumer's seq_cst store of sq_head after copying the entries out. */
+	uint32_t head = dk_shm_load_acquire32(&r->hdr->sq_head);
+	uint32_t used = r->sq_tail - head;
+
+	if (r->consumer || used > r->sq_entries)
+		return 0; /* a head out of range: nothing is free (peek reports the breakage) */
+	return r->sq_entries - used;
+}
+
+bool dk_ring_pressure(const struct dk_ring *r)
+{
+	return dk_ring_sq_space(r) <= r->sq_entries / 4;
+}
+
+struct dk_sqe *dk_ring_get_sqe(struct dk_ring *r, uint64_t *ret_ticket)
+{
+	struct dk_sqe *sqe;
+
+	if (r->consumer || producer_broken(r) || dk_ring_sq_space(r) == 0)
+		return NULL;
+	sqe = (struct dk_sqe *)(r->sq + (size_t)(r->sq_tail & (r->sq_entries - 1)) * DK_SQE_SIZE);
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->signal.index = DK_HANDLE_NONE;
+	r->sq_tail++;
+	if (ret_ticket)
+		*ret_ticket = r->st.submitted + (uint32_t)(r->sq_tail - r->sq_submitted);
+	return sqe;
+}
+
+int dk_ring_submit(struct dk_ring *r)
+{
+	uint32_t n = r->sq_tail - r->sq_submitted;
+
+	if (r->consumer)
+		return -EINVAL;
+	if (producer_broken(r))
+		return -EPIPE;
+	if (n == 0)
+		return 0;
+	/* Dekker with the consumer's sleep: store the tail, then look for NEED_WAKEUP. */
+	atomic_store_explicit(&r->hdr->sq_tail, r->sq_tail, memory_order_seq_cst);
+	r->sq_submitted = r->sq_tail;
+	r->st.submitted += n;
+	if (dk_shm_load_sc32(&r->hdr->flags) & RING_F_NEED_WAKEUP) {
+		dk_shm_add_sc32(&r->hdr->doorbell, 1);
+		syscall(SYS_futex, &r->hdr->doorbell, FUTEX_WAKE, 1, NULL, NULL, 0);
+		r->st.doorbells++;
+	}
+	return (int)n;
+}
+
+int dk_ring_submit_wait(struct dk_ring *r, uint32_t n, uint64_t deadline_ns)
+{
+	struct timespec ts;
+	uint32_t seq;
+	int ret;
+
+	if (r->consumer || n == 0 || n > r->sq_entries)
+		return -EINVAL;
+	ret = dk_deadline_check(deadline_ns);
+	if (ret < 0)
+		return ret;
+	for (;;) {
+		if (producer_broken(r))
+			return -EPIPE;
+		if (dk_ring_sq_space(r) >= n)
+			return 0;
+		if (dk_now_ns() >= deadline_ns)
+			return -ETIMEDOUT;
+		seq = dk_shm_load_sc32(&r->hdr->space_seq);
+		/* Dekker with dk_ring_consume(): announce, then re-check the head. */
+		atomic_store_explicit(&r->hdr->producer_waiting, 1, memory_order_seq_cst);
+		if (dk_ring_sq_space(r) < n) {
+			ts.tv_sec = (time_t)(deadline_ns / DK_NSEC_PER_SEC);
+			ts.tv_nsec = (long)(deadline_ns % DK_NSEC_PER_SEC);
+			syscall(SYS_futex, &r->hdr->space_seq, FUTEX_WAIT_BITSET, seq, &ts, NULL,
+				FUTEX_BITSET_MATCH_ANY);
+		}
+		atomic_store_explicit(&r->hdr->producer_waiting, 0, memory_order_seq_cst);
+	}
+}
+
+int dk_ring_peek_cqe(struct dk_ring *r, struct dk_cqe *ret_cqe)
+{
+	uint32_t tail, avail;
+
+	if (r->consumer)
+		return -EINVAL;
+	/* Pairs with the consumer's store-release of cq_tail in dk_ring_publish(). */
+	tail = dk_shm_load_acquire32(&r->hdr->cq_tail);
+	avail = tail - r->cq_head;
+	if (avail > r->cq_entries)
+		return -EPROTO;
+	if (avail == 0)
+		return -EAGAIN;
+	memcpy(ret_cqe, r->cq + (size_t)(r->cq_head & (r->cq_entries - 1)) * DK_CQE_SIZE,
+	       sizeof(*ret_cqe));
+	r->cq_head++;
+	r->reaped++;
+	r->st.completed++;
+	/* Pairs with the consumer's load-acquire of cq_head: the entry is free once read. */
+	dk_shm_store_release32(&r->hdr->cq_head, r->cq_head);
+	return 0;
+}
+
+int dk_ring_wait_cqe(struct dk_ring *r, struct dk_cqe *ret_cqe, uint64_t deadline_ns)
+{
+	int ret;
+
+	{
+		ret = dk_ring_peek_cqe(r, ret_cqe);
+		if (ret != -EAGAIN)
+			return ret;
+		/* Each completion is counted on the fence after its entry is published, so
+		 * count > reaped means an entry is there to read. */
+		ret = dk_fence_wait_spin(r->fence, r->reaped + 1, deadline_ns, r->qp.waiter_spin_ns);
+		if (ret < 0) {
+			/* A queue that failed may still hold completions posted before. */
+			if (dk_ring_peek_cqe(r, ret_cqe) == 0)
+				return 0;
+			return ret;
+		}
+		ret = dk_ring_peek_cqe(r, ret_cqe);
+		/* The count says an entry is published: its absence is a protocol violation. */
+		return ret == -EAGAIN ? -EPROTO : ret;
+	}
+}
