@@ -265,8 +265,15 @@ DK_EXPORT bool dk_ring_pressure(const struct dk_ring *ring);
 DK_EXPORT int dk_ring_peek_cqe(struct dk_ring *ring, struct dk_cqe *ret_cqe);
 
 /*
- * dk_ring_wait_cqe - dk_ring_peek_cqe(), waiting up to @deadline_ns on the completion fence
- * (spinning first for the queue's QoS waiter spin).
+ * dk_ring_reap - copy out up to @max completions at once and consume them (one index update
+ * for the batch). Returns the number reaped (0 when there is none); -EINVAL for @max 0;
+ * -EPROTO if the service's indices are out of range.
+ */
+DK_EXPORT int dk_ring_reap(struct dk_ring *ring, struct dk_cqe *cqes, uint32_t max);
+
+/*
+ * dk_ring_wait_cqe - dk_ring_peek_cqe(), waiting up to @deadline_ns: a Burst queue first polls
+ * the CQ for its QoS waiter spin, then the wait sleeps on the completion fence.
  * Returns 0; -ETIMEDOUT; the fence's error if the queue failed (e.g. -ENODEV when the service
  * died, -EPROTO when broken).
  */

@@ -10,10 +10,11 @@
  *    decides whether a signal needs a system call; it can never forge a signal.
  *
  * Signal / sleep handshake (Dekker, both sides sequentially consistent):
- *   signaller: publish value; seq += 1;           then read sleepers -> FUTEX_WAKE if any
- *   waiter:    sleepers += 1;  re-read seq;       then FUTEX_WAIT(seq, old) (kernel re-checks)
- * One of the two always sees the other's write, so no wake-up is lost, and a signal with no
- * sleeper makes no system call at all.
+ *   signaller: publish value;  read sleepers;  if any: seq += 1, FUTEX_WAKE
+ *   waiter:    snapshot seq; sleepers += 1; re-read value; FUTEX_WAIT(seq, snapshot)
+ * One of the two always sees the other's write, so no wake-up is lost; the kernel re-checks seq
+ * against the snapshot, so a wake between the re-read and the sleep is not lost either. A signal
+ * with no sleeper makes no system call and touches neither seq nor the waiter's cache lines.
  *
  * Error record: an error covers every point that was not signalled when it was recorded. The
  * signaller that wins the compare-and-swap of error_point (0 -> value + 1) owns the error, then publishes (error, reason) with a release store of `status`. Readers take
@@ -266,13 +267,19 @@ static void eventfd_kick(int efd)
 		(void)!write(efd, &one, sizeof(one));
 }
 
-/* Tell sleepers and pollers that the page changed. */
+/*
+ * Tell sleepers and pollers that the page changed. Dekker with the waiter: the value (or error)
+ * was published by a seq_cst CAS/store before this load of sleepers, and a waiter re-reads the
+ * value after its seq_cst increment of sleepers; so either the waiter sees the new value, or we
+ * see the waiter and wake it. seq moves only when someone sleeps, so a signal nobody waits for
+ * writes nothing but the value.
+ */
 static void fence_notify(struct fence_core *c)
 {
-	/* Pairs with the waiter's dk_shm_add_sc32(&sleepers) followed by its re-read of seq. */
-	dk_shm_add_sc32(&c->page->seq, 1);
-	if (dk_shm_load_sc32(&c->wpage->sleepers) > 0)
+	if (dk_shm_load_sc32(&c->wpage->sleepers) > 0) {
+		dk_shm_add_sc32(&c->page->seq, 1);
 		futex_wake_all(&c->page->seq);
+	}
 	if (dk_shm_load_sc32(&c->wpage->pollers) > 0)
 		eventfd_kick(c->event_fd);
 }
@@ -351,9 +358,10 @@ static void fence_read(struct fence_core *c, struct dk_fence_state *st)
 {
 	uint64_t status;
 
-	/* Acquire pairs with the release CAS of value in fence_advance(): an error published
-	 * before the value that reports it is visible once that value is. */
-	st->value = dk_shm_load_acquire64(&c->page->value);
+	/* Pairs with the seq_cst CAS of value in fence_advance(): an error published before the
+	 * value that reports it is visible once that value is. Sequentially consistent because
+	 * waiters and pollers re-read it after announcing themselves (see fence_notify()). */
+	st->value = atomic_load_explicit(&c->page->value, memory_order_seq_cst);
 	/* Pairs with the release store of status in dk_fence_signal_error(), which follows the
 	 * CAS of error_point. */
 	status = dk_shm_load_acquire64(&c->page->status);
@@ -423,7 +431,7 @@ int dk_fence_wait_spin(struct dk_fence *f, uint64_t target, uint64_t deadline_ns
 {
 	struct fence_core *c = f->core;
 	struct dk_fence_state st;
-	int r;
+	int r, w = 0;
 
 	if (!dk_rights_has(f->rights, DK_RIGHT_WAIT))
 		return -EPERM;
@@ -468,16 +476,19 @@ int dk_fence_wait_spin(struct dk_fence *f, uint64_t target, uint64_t deadline_ns
 			r = -ETIMEDOUT;
 			break;
 		}
-		/* Dekker half: announce the sleeper, then re-check seq. Pairs with
-		 * fence_notify(): seq += 1, then read sleepers. */
+		/* Dekker half: announce the sleeper, then re-read the value (fence_notify()). */
 		dk_shm_add_sc32(&c->wpage->sleepers, 1);
-		if (dk_shm_load_sc32(&c->page->seq) == seq)
-			r = futex_wait_abs(&c->page->seq, seq, deadline_ns);
-		else
-			r = 0;
+		fence_read(c, &st);
+		r = state_result(&st, target, NULL);
+		if (r > 0)
+			w = futex_wait_abs(&c->page->seq, seq, deadline_ns);
 		dk_shm_sub_sc32(&c->wpage->sleepers, 1);
-		if (r < 0 && r != -EAGAIN && r != -EINTR && r != -ETIMEDOUT)
-			break; /* e.g. -EFAULT: the page is gone; never spin on it */
+		if (r <= 0)
+			break; /* reached: 0 or the fence error */
+		if (w < 0 && w != -EAGAIN && w != -EINTR && w != -ETIMEDOUT) {
+			r = w; /* e.g. -EFAULT: the page is gone; never spin on it */
+			break;
+		}
 	}
 	atomic_fetch_sub(&c->local_waiters, 1);
 	return r;

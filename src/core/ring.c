@@ -4,8 +4,9 @@
  *
  * Shared layout (docs/abi.md, "Rings"): a header page, then the SQ, then the CQ, each
  * page-aligned. The header has one cache line of geometry (written once by the consumer at
- * creation, never read back by it), one line written only by the producer and one written only
- * by the consumer, so the two sides never write the same line.
+ * creation, never read back by it), one line written only by the producer, one written by the
+ * consumer on every batch and one it writes rarely (flags), so the two sides never write the
+ * same line and the producer's per-entry checks touch only lines that rarely change.
  *
  * Ordering, side by side:
  *   producer: write SQEs; store sq_tail (seq_cst)  ...  load flags: NEED_WAKEUP -> doorbell
@@ -50,6 +51,7 @@
 /* Header flags, written by the consumer. */
 #define RING_F_NEED_WAKEUP (1u << 0)
 #define RING_F_BROKEN (1u << 1)
+#define RING_F_NEED_CQ_SPACE (1u << 2) /* asleep with submissions waiting for CQ room */
 
 #ifndef SYS_futex_waitv
 #define SYS_futex_waitv 449
@@ -79,18 +81,22 @@ struct ring_header {
 	_Atomic uint32_t producer_waiting; /* 1 while the producer sleeps for SQ space */
 	_Atomic uint32_t doorbell;         /* futex word the consumer sleeps on */
 	uint8_t pad1[64 - 16];
-	/* Written by the consumer. */
+	/* Written by the consumer, often. */
 	_Atomic uint32_t sq_head;
 	_Atomic uint32_t cq_tail;
+	_Atomic uint32_t space_seq; /* futex word the producer sleeps on for space */
+	uint8_t pad2[64 - 12];
+	/* Written by the consumer, rarely (when it sleeps, wakes, or gives up on the queue): its
+	 * own line, so the producer can check it on every entry at no cost. */
 	_Atomic uint32_t flags;
 	_Atomic uint32_t broken_reason;
-	_Atomic uint32_t space_seq; /* futex word the producer sleeps on for space */
-	uint8_t pad2[64 - 20];
+	uint8_t pad3[64 - 8];
 };
 
-_Static_assert(sizeof(struct ring_header) == 192, "three cache lines");
+_Static_assert(sizeof(struct ring_header) == 256, "four cache lines");
 _Static_assert(offsetof(struct ring_header, sq_tail) == 64, "producer line");
 _Static_assert(offsetof(struct ring_header, sq_head) == 128, "consumer line");
+_Static_assert(offsetof(struct ring_header, flags) == 192, "flags line");
 
 struct slot {
 	uint32_t gen;
@@ -127,6 +133,7 @@ struct dk_ring {
 	uint32_t n_free;
 
 	/* Producer. */
+	uint32_t sq_head_cache; /* last consumer head seen: reloaded only when the SQ looks full */
 	uint32_t sq_tail;       /* entries obtained, published or not */
 	uint32_t sq_submitted;  /* sq_tail as published */
 	uint32_t cq_head;
@@ -304,54 +311,70 @@ void dk_ring_mark_broken(struct dk_ring *r, uint32_t reason)
 	dk_fence_signal_error(r->fence, UINT64_MAX, -EPROTO, DK_REASON_QUEUE_BROKEN);
 }
 
-/*
- * Read and check the producer's indices. Returns the submissions pending, or -EPROTO (broken).
- * Sets *ret_room to how many more jobs the CQ can take (completions unreaped + in flight).
- */
-static int consumer_sync(struct dk_ring *r, uint32_t *ret_room)
+/* Read and check the producer's SQ tail. Returns the submissions pending, or -EPROTO. */
+static int sync_tail(struct dk_ring *r)
 {
 	/* Pairs with the producer's seq_cst store of sq_tail after writing the entries. */
 	uint32_t tail = dk_shm_load_acquire32(&r->hdr->sq_tail);
-	uint32_t head = dk_shm_load_acquire32(&r->hdr->cq_head);
 	uint32_t pending = tail - r->sq_head;
-	uint32_t unreaped = r->cq_tail - head;
-	uint32_t inflight = r->cq_entries - r->n_free;
 
-	if ((int32_t)(tail - r->seen_sq_tail) < 0 || pending > r->sq_entries ||
-	    (int32_t)(head - r->seen_cq_head) < 0 || (int32_t)(r->published - head) < 0 ||
-	    unreaped > r->cq_entries) {
+	if ((int32_t)(tail - r->seen_sq_tail) < 0 || pending > r->sq_entries) {
 		dk_ring_mark_broken(r, DK_REASON_QUEUE_BROKEN);
 		return -EPROTO;
 	}
 	r->seen_sq_tail = tail;
-	r->seen_cq_head = head;
-	*ret_room = r->cq_entries - unreaped - inflight;
 	return (int)pending;
+}
+
+/* Jobs the CQ can still take (unreaped completions and jobs in flight hold entries). */
+static uint32_t cq_room(const struct dk_ring *r)
+{
+	return r->cq_entries - (r->cq_tail - r->seen_cq_head) - (r->cq_entries - r->n_free);
+}
+
+/* Re-read and check the producer's CQ head. Returns the room, or -EPROTO. */
+static int sync_head(struct dk_ring *r)
+{
+	/* Pairs with the producer's store of cq_head after it copied the entries out. */
+	uint32_t head = atomic_load_explicit(&r->hdr->cq_head, memory_order_seq_cst);
+
+	if ((int32_t)(head - r->seen_cq_head) < 0 || (int32_t)(r->published - head) < 0) {
+		dk_ring_mark_broken(r, DK_REASON_QUEUE_BROKEN);
+		return -EPROTO;
+	}
+	r->seen_cq_head = head;
+	return (int)cq_room(r);
 }
 
 int dk_ring_consume(struct dk_ring *r, struct dk_ring_job *jobs, uint32_t max)
 {
 	uint32_t room, inflight, n, i;
 	uint64_t now;
-	int pending;
+	int pending, ret;
 
 	if (!r->consumer)
 		return -EINVAL;
 	if (r->broken)
 		return -EPROTO;
-	pending = consumer_sync(r, &room);
+	pending = sync_tail(r);
 	if (pending <= 0)
 		return pending;
 	inflight = r->cq_entries - r->n_free;
 	n = (uint32_t)pending;
-	if (n > room)
-		n = room; /* the no-drop rule: every taken job has a CQ entry waiting */
 	if (inflight >= r->depth)
-		n = 0;
-	else if (n > r->depth - inflight)
+		return 0;
+	if (n > r->depth - inflight)
 		n = r->depth - inflight;
 	if (n > max)
 		n = max;
+	/* The no-drop rule: every taken job has a CQ entry waiting. (The CQ head shares its
+	 * cache line with the SQ tail just read: re-reading and checking it costs nothing.) */
+	ret = sync_head(r);
+	if (ret < 0)
+		return ret;
+	room = (uint32_t)ret;
+	if (n > room)
+		n = room;
 	if (n == 0)
 		return 0;
 
@@ -453,14 +476,14 @@ int dk_ring_abandon_all(struct dk_ring *r)
 
 int dk_ring_readmit(struct dk_ring *r, struct dk_ring_job *job)
 {
-	uint32_t room, slot;
-	int pending;
+	uint32_t slot;
+	int room;
 
 	if (!r->consumer)
 		return -EINVAL;
-	pending = consumer_sync(r, &room);
-	if (pending < 0)
-		return pending;
+	room = sync_head(r);
+	if (room < 0)
+		return room;
 	if (room == 0 || r->n_free == 0)
 		return -ENOSPC;
 	slot = r->free_slots[--r->n_free];
@@ -533,10 +556,23 @@ int dk_ring_check_sqe(const struct dk_ring *r, const struct dk_htable *table,
 
 /* ---- consumer sleeping ------------------------------------------------------------------ */
 
+/* Whether @r has submissions waiting (whether or not the CQ has room for them). */
 static bool ring_pending(struct dk_ring *r)
 {
-	/* A broken ring has nothing to serve; an out-of-range tail is caught by consume. */
-	return !r->broken && dk_shm_load_acquire32(&r->hdr->sq_tail) != r->sq_head;
+	/* A broken ring has nothing to serve; an out-of-range tail is caught by consume.
+	 * Sequentially consistent: after setting NEED_WAKEUP this is the consumer's half of the
+	 * Dekker pair with dk_ring_submit() (store tail, then load flags). */
+	return !r->broken && dk_shm_load_sc32(&r->hdr->sq_tail) != r->sq_head;
+}
+
+/* Whether @r has submissions the service can take now: pending, and room in the CQ. */
+static bool ring_ready(struct dk_ring *r)
+{
+	if (!ring_pending(r))
+		return false;
+	if (r->depth <= r->cq_entries - r->n_free)
+		return false; /* at its QoS depth: completions come first */
+	return sync_head(r) > 0;
 }
 
 struct futex_waitv_arg {
@@ -577,28 +613,36 @@ static void sleep_doorbells(struct dk_ring *const *rings, uint32_t n, bool all,
 		k++;
 	}
 	/* Announce the sleep, then re-check: pairs with dk_ring_submit()'s store of sq_tail
-	 * followed by its load of flags. */
+	 * followed by its load of flags. A ring whose submissions wait for CQ room also asks
+	 * its producer to ring when it reaps (dk_ring_reap()). */
+	for (i = 0; i < n; i++) {
+		struct dk_ring *r = rings[i];
+
+		if (r->broken || (!all && r->qos == DK_QOS_FRUGAL))
+			continue;
+		atomic_fetch_or(&r->hdr->flags, ring_pending(r) ? RING_F_NEED_WAKEUP |
+								       RING_F_NEED_CQ_SPACE
+								 : RING_F_NEED_WAKEUP);
+	}
 	for (i = 0; i < n; i++)
-		if (!rings[i]->broken && (all || rings[i]->qos != DK_QOS_FRUGAL))
-			atomic_fetch_or(&rings[i]->hdr->flags, RING_F_NEED_WAKEUP);
-	for (i = 0; i < n; i++)
-		if ((all || rings[i]->qos != DK_QOS_FRUGAL) && ring_pending(rings[i]))
+		if ((all || rings[i]->qos != DK_QOS_FRUGAL) && ring_ready(rings[i]))
 			goto out_clear;
 	futex_waitv_abs(w, k, deadline_ns);
 	for (i = 0; i < n; i++)
 		rings[i]->st.doorbells++;
 out_clear:
 	for (i = 0; i < n; i++)
-		atomic_fetch_and(&rings[i]->hdr->flags, ~RING_F_NEED_WAKEUP);
+		atomic_fetch_and(&rings[i]->hdr->flags,
+				 ~(RING_F_NEED_WAKEUP | RING_F_NEED_CQ_SPACE));
 }
 
-/* 2: non-Frugal work pending, 1: only Frugal work pending, 0: none. */
+/* 2: non-Frugal work ready, 1: only Frugal work ready, 0: none. */
 static int pending_kind(struct dk_ring *const *rings, uint32_t n)
 {
 	int kind = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
-		if (!ring_pending(rings[i]))
+		if (!ring_ready(rings[i]))
 			continue;
 		if (rings[i]->qos != DK_QOS_FRUGAL)
 			return 2;
@@ -640,7 +684,9 @@ int dk_ring_idle(struct dk_ring *const *rings, uint32_t n, uint64_t deadline_ns)
 		if (kind)
 			rings[0]->st.spins_won++;
 	}
-	if (kind == 0) {
+	/* Sleep until there is work or the deadline: a wake-up can be spurious (a doorbell rung
+	 * for a submission that was already served), so look again after each one. */
+	while (kind == 0) {
 		if (dk_now_ns() >= deadline_ns)
 			return 0;
 		sleep_doorbells(rings, n, true, deadline_ns);
@@ -707,6 +753,7 @@ int dk_ring_attach(int fd, struct dk_fence *completion, struct dk_ring **ret_rin
 	}
 	/* Start from where the queue is (a re-attach after a restart starts fresh anyway). */
 	r->sq_tail = r->sq_submitted = dk_shm_load_acquire32(&r->hdr->sq_tail);
+	r->sq_head_cache = dk_shm_load_acquire32(&r->hdr->sq_head);
 	r->cq_head = dk_shm_load_acquire32(&r->hdr->cq_head);
 	r->fence = dk_fence_ref(completion);
 	{
@@ -749,8 +796,19 @@ struct dk_sqe *dk_ring_get_sqe(struct dk_ring *r, uint64_t *ret_ticket)
 {
 	struct dk_sqe *sqe;
 
-	if (r->consumer || producer_broken(r) || dk_ring_sq_space(r) == 0)
+	if (r->consumer || producer_broken(r))
 		return NULL;
+	/* Re-read the consumer's head only when the cached one says the SQ is full. */
+	if (r->sq_tail - r->sq_head_cache >= r->sq_entries) {
+		uint32_t head = dk_shm_load_acquire32(&r->hdr->sq_head);
+
+		if ((uint32_t)(r->sq_tail - head) > r->sq_entries ||
+		    (int32_t)(head - r->sq_head_cache) < 0)
+			return NULL;
+		r->sq_head_cache = head;
+		if (r->sq_tail - head >= r->sq_entries)
+			return NULL;
+	}
 	sqe = (struct dk_sqe *)(r->sq + (size_t)(r->sq_tail & (r->sq_entries - 1)) * DK_SQE_SIZE);
 	memset(sqe, 0, sizeof(*sqe));
 	sqe->signal.index = DK_HANDLE_NONE;
@@ -813,48 +871,78 @@ int dk_ring_submit_wait(struct dk_ring *r, uint32_t n, uint64_t deadline_ns)
 	}
 }
 
-int dk_ring_peek_cqe(struct dk_ring *r, struct dk_cqe *ret_cqe)
+int dk_ring_reap(struct dk_ring *r, struct dk_cqe *cqes, uint32_t max)
 {
-	uint32_t tail, avail;
+	uint32_t tail, avail, n;
 
-	if (r->consumer)
+	if (r->consumer || max == 0)
 		return -EINVAL;
 	/* Pairs with the consumer's store-release of cq_tail in dk_ring_publish(). */
 	tail = dk_shm_load_acquire32(&r->hdr->cq_tail);
 	avail = tail - r->cq_head;
 	if (avail > r->cq_entries)
 		return -EPROTO;
-	if (avail == 0)
-		return -EAGAIN;
-	memcpy(ret_cqe, r->cq + (size_t)(r->cq_head & (r->cq_entries - 1)) * DK_CQE_SIZE,
-	       sizeof(*ret_cqe));
-	r->cq_head++;
-	r->reaped++;
-	r->st.completed++;
-	/* Pairs with the consumer's load-acquire of cq_head: the entry is free once read. */
-	dk_shm_store_release32(&r->hdr->cq_head, r->cq_head);
-	return 0;
+	n = avail < max ? avail : max;
+	for (uint32_t i = 0; i < n; i++)
+		memcpy(&cqes[i], r->cq + (size_t)((r->cq_head + i) & (r->cq_entries - 1)) * DK_CQE_SIZE,
+		       sizeof(cqes[i]));
+	if (n == 0)
+		return 0;
+	r->cq_head += n;
+	r->reaped += n;
+	r->st.completed += n;
+	/* One store per batch. Dekker with the consumer sleeping for CQ room: store the head,
+	 * then look for NEED_CQ_SPACE. */
+	atomic_store_explicit(&r->hdr->cq_head, r->cq_head, memory_order_seq_cst);
+	if (dk_shm_load_sc32(&r->hdr->flags) & RING_F_NEED_CQ_SPACE) {
+		dk_shm_add_sc32(&r->hdr->doorbell, 1);
+		syscall(SYS_futex, &r->hdr->doorbell, FUTEX_WAKE, 1, NULL, NULL, 0);
+		r->st.doorbells++;
+	}
+	return (int)n;
+}
+
+int dk_ring_peek_cqe(struct dk_ring *r, struct dk_cqe *ret_cqe)
+{
+	int n = dk_ring_reap(r, ret_cqe, 1);
+
+	return n == 0 ? -EAGAIN : n < 0 ? n : 0;
 }
 
 int dk_ring_wait_cqe(struct dk_ring *r, struct dk_cqe *ret_cqe, uint64_t deadline_ns)
 {
 	int ret;
 
-	{
+	ret = dk_ring_peek_cqe(r, ret_cqe);
+	if (ret != -EAGAIN)
+		return ret;
+	if (r->qp.waiter_spin_ns) {
+		/* Burst: poll the CQ tail itself (the line the completion arrives on), not the
+		 * fence, so a fast completion costs no wake-up and no extra cache line. */
+		uint64_t until = dk_now_ns() + r->qp.waiter_spin_ns;
+		unsigned int i = 0;
+
+		if (until > deadline_ns)
+			until = deadline_ns;
+		while (dk_shm_load_acquire32(&r->hdr->cq_tail) == r->cq_head) {
+			dk_cpu_relax();
+			if ((++i & 63) == 0 && dk_now_ns() >= until)
+				break;
+		}
 		ret = dk_ring_peek_cqe(r, ret_cqe);
 		if (ret != -EAGAIN)
 			return ret;
-		/* Each completion is counted on the fence after its entry is published, so
-		 * count > reaped means an entry is there to read. */
-		ret = dk_fence_wait_spin(r->fence, r->reaped + 1, deadline_ns, r->qp.waiter_spin_ns);
-		if (ret < 0) {
-			/* A queue that failed may still hold completions posted before. */
-			if (dk_ring_peek_cqe(r, ret_cqe) == 0)
-				return 0;
-			return ret;
-		}
-		ret = dk_ring_peek_cqe(r, ret_cqe);
-		/* The count says an entry is published: its absence is a protocol violation. */
-		return ret == -EAGAIN ? -EPROTO : ret;
 	}
+	/* Each completion is counted on the fence after its entry is published, so count >
+	 * reaped means an entry is there to read. */
+	ret = dk_fence_wait(r->fence, r->reaped + 1, deadline_ns);
+	if (ret < 0) {
+		/* A queue that failed may still hold completions posted before. */
+		if (dk_ring_peek_cqe(r, ret_cqe) == 0)
+			return 0;
+		return ret;
+	}
+	ret = dk_ring_peek_cqe(r, ret_cqe);
+	/* The count says an entry is published: its absence is a protocol violation. */
+	return ret == -EAGAIN ? -EPROTO : ret;
 }
