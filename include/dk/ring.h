@@ -234,8 +234,8 @@ DK_EXPORT int dk_ring_idle(struct dk_ring *const *rings, uint32_t n, uint64_t de
 DK_EXPORT int dk_ring_attach(int fd, struct dk_fence *completion, struct dk_ring **ret_ring);
 
 /*
- * dk_ring_get_sqe - the next free submission entry, zeroed, or NULL when the SQ is full (or
- * the queue is broken). Fill it, then dk_ring_submit().
+ * dk_ring_get_sqe - the next free submission entry, zeroed (except signal.index, preset to
+ * DK_HANDLE_NONE), or NULL when the SQ is full (or the queue is broken). Fill it, then dk_ring_submit().
  * @ret_ticket: optional; the ticket the entry will have.
  */
 DK_EXPORT struct dk_sqe *dk_ring_get_sqe(struct dk_ring *ring, uint64_t *ret_ticket);

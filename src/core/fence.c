@@ -455,8 +455,8 @@ int dk_fence_wait_spin(struct dk_fence *f, uint64_t target, uint64_t deadline_ns
 			/* Pairs with the release CAS of value in fence_advance(). */
 			if (dk_shm_load_acquire64(&c->page->value) >= target)
 				break;
-			dk_cpu_relax();
-			if ((++i & 63) == 0 && dk_now_ns() >= until)
+			dk_spin_step(&i);
+			if ((i & 63) == 0 && dk_now_ns() >= until)
 				break;
 		}
 	}

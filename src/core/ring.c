@@ -4,9 +4,9 @@
  *
  * Shared layout (docs/abi.md, "Rings"): a header page, then the SQ, then the CQ, each
  * page-aligned. The header has one cache line of geometry (written once by the consumer at
- * creation, never read back by it), one line written only by the producer, one written by the
- * consumer on every batch and one it writes rarely (flags), so the two sides never write the
- * same line and the producer's per-entry checks touch only lines that rarely change.
+ * creation, never read back by it), then one line per index and one for the rarely written
+ * flags: the two sides never write the same line, and neither polls a line the other writes
+ * for another reason.
  *
  * Ordering, side by side:
  *   producer: write SQEs; store sq_tail (seq_cst)  ...  load flags: NEED_WAKEUP -> doorbell
@@ -75,28 +75,38 @@ struct ring_header {
 	uint64_t cq_offset;
 	uint64_t total_size;
 	uint8_t pad0[64 - 56];
-	/* Written by the producer. */
+	/*
+	 * One cache line per index, so that a side polling one index is never disturbed by the
+	 * other side writing a different one: the service polls sq_tail while the client writes
+	 * cq_head; the client polls cq_tail while the service writes sq_head.
+	 */
+	/* Written by the producer: the SQ tail, and the doorbell (only when the consumer sleeps). */
 	_Atomic uint32_t sq_tail;
+	_Atomic uint32_t doorbell; /* futex word the consumer sleeps on */
+	uint8_t pad1[64 - 8];
+	/* Written by the producer: the CQ head, and whether it sleeps for SQ space. */
 	_Atomic uint32_t cq_head;
-	_Atomic uint32_t producer_waiting; /* 1 while the producer sleeps for SQ space */
-	_Atomic uint32_t doorbell;         /* futex word the consumer sleeps on */
-	uint8_t pad1[64 - 16];
-	/* Written by the consumer, often. */
+	_Atomic uint32_t producer_waiting;
+	uint8_t pad2[64 - 8];
+	/* Written by the consumer: the SQ head, and the futex word producers sleep on. */
 	_Atomic uint32_t sq_head;
+	_Atomic uint32_t space_seq;
+	uint8_t pad3[64 - 8];
+	/* Written by the consumer: the CQ tail. */
 	_Atomic uint32_t cq_tail;
-	_Atomic uint32_t space_seq; /* futex word the producer sleeps on for space */
-	uint8_t pad2[64 - 12];
-	/* Written by the consumer, rarely (when it sleeps, wakes, or gives up on the queue): its
-	 * own line, so the producer can check it on every entry at no cost. */
+	uint8_t pad4[64 - 4];
+	/* Written by the consumer, rarely (when it sleeps, wakes, or gives up on the queue). */
 	_Atomic uint32_t flags;
 	_Atomic uint32_t broken_reason;
-	uint8_t pad3[64 - 8];
+	uint8_t pad5[64 - 8];
 };
 
-_Static_assert(sizeof(struct ring_header) == 256, "four cache lines");
-_Static_assert(offsetof(struct ring_header, sq_tail) == 64, "producer line");
-_Static_assert(offsetof(struct ring_header, sq_head) == 128, "consumer line");
-_Static_assert(offsetof(struct ring_header, flags) == 192, "flags line");
+_Static_assert(sizeof(struct ring_header) == 384, "six cache lines");
+_Static_assert(offsetof(struct ring_header, sq_tail) == 64, "producer SQ line");
+_Static_assert(offsetof(struct ring_header, cq_head) == 128, "producer CQ line");
+_Static_assert(offsetof(struct ring_header, sq_head) == 192, "consumer SQ line");
+_Static_assert(offsetof(struct ring_header, cq_tail) == 256, "consumer CQ line");
+_Static_assert(offsetof(struct ring_header, flags) == 320, "flags line");
 
 struct slot {
 	uint32_t gen;
@@ -438,7 +448,7 @@ int dk_ring_complete(struct dk_ring *r, const struct dk_ring_job *job, int32_t s
 	c->ticket = job->ticket;
 	c->t_taken_ns = job->t_taken_ns;
 	c->t_started_ns = t_started_ns;
-	c->t_completed_ns = dk_now_ns();
+	c->t_completed_ns = 0; /* stamped by dk_ring_publish(), once per batch */
 	c->reserved = 0;
 	r->cq_tail++;
 	r->completed++;
@@ -495,10 +505,17 @@ int dk_ring_readmit(struct dk_ring *r, struct dk_ring_job *job)
 
 int dk_ring_publish(struct dk_ring *r)
 {
+	uint64_t now;
+
 	if (!r->consumer)
 		return -EINVAL;
 	if (r->published == r->cq_tail)
 		return 0;
+	/* One clock read per batch: a completion's time is when the client can see it. */
+	now = dk_now_ns();
+	for (uint32_t i = r->published; i != r->cq_tail; i++)
+		((struct dk_cqe *)(r->cq + (size_t)(i & (r->cq_entries - 1)) * DK_CQE_SIZE))
+			->t_completed_ns = now;
 	/* Pairs with the producer's load-acquire of cq_tail before it reads the entries. */
 	dk_shm_store_release32(&r->hdr->cq_tail, r->cq_tail);
 	r->published = r->cq_tail;
@@ -677,8 +694,8 @@ int dk_ring_idle(struct dk_ring *const *rings, uint32_t n, uint64_t deadline_ns)
 		now = dk_now_ns();
 		until = now + spin_ns < deadline_ns ? now + spin_ns : deadline_ns;
 		while ((kind = pending_kind(rings, n)) == 0) {
-			dk_cpu_relax();
-			if ((++iter & 63) == 0 && dk_now_ns() >= until)
+			dk_spin_step(&iter);
+			if ((iter & 63) == 0 && dk_now_ns() >= until)
 				break;
 		}
 		if (kind)
@@ -925,8 +942,8 @@ int dk_ring_wait_cqe(struct dk_ring *r, struct dk_cqe *ret_cqe, uint64_t deadlin
 		if (until > deadline_ns)
 			until = deadline_ns;
 		while (dk_shm_load_acquire32(&r->hdr->cq_tail) == r->cq_head) {
-			dk_cpu_relax();
-			if ((++i & 63) == 0 && dk_now_ns() >= until)
+			dk_spin_step(&i);
+			if ((i & 63) == 0 && dk_now_ns() >= until)
 				break;
 		}
 		ret = dk_ring_peek_cqe(r, ret_cqe);

@@ -5,7 +5,8 @@
  * Ping-pong between two processes over two 32-bit words in a MAP_SHARED | MAP_ANONYMOUS page
  * (one cache line each). The parent sets "ping" to i and wakes, the child waits for it, sets
  * "pong" to i and wakes, the parent waits for that. One sample per iteration: half the round
- * trip, in microseconds, i.e. one "store + wake -> the other process runs" latency.
+ * trip, in microseconds, i.e. one "store + wake -> the other process runs" latency (the
+ * *-wake baselines, P4), or the full round trip, two wakes (the *-roundtrip baselines, P1/P2).
  *
  * futex-wake: blocking FUTEX_WAIT_BITSET / FUTEX_WAKE, shared (not private) futexes, with an
  *   absolute CLOCK_MONOTONIC deadline on every wait, as every DriverKit wait has.
@@ -34,6 +35,8 @@ struct pp_page {
 struct pp {
 	struct pp_page *page;
 	bool spin;
+	bool full; /* a sample is the full round trip, not half of it */
+	uint64_t gap_ns; /* the parent busy-waits this long before each measured ping */
 	unsigned int total; /* warm-up + measured iterations */
 };
 
@@ -114,12 +117,12 @@ static int pp_child(void *arg, struct bench_error *error)
 	return 0;
 }
 
-static int pp_run(const struct bench_opts *opts, bool spin, struct bench_samples *samples,
-		  struct bench_error *error)
+static int pp_run(const struct bench_opts *opts, bool spin, bool full, uint64_t gap_ns,
+		  struct bench_samples *samples, struct bench_error *error)
 {
 	unsigned int warmup = bench_warmup_iters(opts), i;
 	struct bench_peer peer = {0};
-	struct pp pp = {.spin = spin, .total = warmup + opts->iters};
+	struct pp pp = {.spin = spin, .full = full, .gap_ns = gap_ns, .total = warmup + opts->iters};
 	uint64_t t0, t1;
 	int ret;
 
@@ -134,6 +137,7 @@ static int pp_run(const struct bench_opts *opts, bool spin, struct bench_samples
 	if (ret < 0)
 		goto out_unmap;
 	for (i = 1; i <= pp.total; i++) {
+		bench_busy_wait(pp.gap_ns);
 		t0 = dk_now_ns();
 		ret = pp_post(&pp, &pp.page->ping, i);
 		if (ret < 0) {
@@ -147,7 +151,8 @@ static int pp_run(const struct bench_opts *opts, bool spin, struct bench_samples
 		}
 		t1 = dk_now_ns();
 		if (i > warmup)
-			bench_samples_push(samples, (double)(t1 - t0) / 2.0 / 1000.0);
+			bench_samples_push(samples,
+					   (double)(t1 - t0) / (pp.full ? 1.0 : 2.0) / 1000.0);
 	}
 	if (bench_peer_finish(&peer, ret < 0, error) < 0 && ret == 0)
 		ret = -EIO;
@@ -159,13 +164,31 @@ out_unmap:
 static int futex_rep(const struct bench_opts *opts, struct bench_samples *samples,
 		     struct bench_error *error)
 {
-	return pp_run(opts, false, samples, error);
+	return pp_run(opts, false, false, 0, samples, error);
 }
 
 static int spin_rep(const struct bench_opts *opts, struct bench_samples *samples,
 		    struct bench_error *error)
 {
-	return pp_run(opts, true, samples, error);
+	return pp_run(opts, true, false, 0, samples, error);
+}
+
+static int futex_rtt_rep(const struct bench_opts *opts, struct bench_samples *samples,
+			 struct bench_error *error)
+{
+	return pp_run(opts, false, true, 0, samples, error);
+}
+
+static int futex_rtt_idle_rep(const struct bench_opts *opts, struct bench_samples *samples,
+			      struct bench_error *error)
+{
+	return pp_run(opts, false, true, BENCH_IDLE_GAP_NS, samples, error);
+}
+
+static int spin_rtt_rep(const struct bench_opts *opts, struct bench_samples *samples,
+			struct bench_error *error)
+{
+	return pp_run(opts, true, true, 0, samples, error);
 }
 
 const struct bench_baseline bench_baseline_futex_wake = {
@@ -179,3 +202,32 @@ const struct bench_baseline bench_baseline_spin_wake = {
 	.description = "raw shared-memory spin ping-pong between two processes, half round trip",
 	.run_rep = spin_rep,
 };
+
+const struct bench_baseline bench_baseline_futex_roundtrip = {
+	.name = "futex-roundtrip",
+	.description = "raw shared futex ping-pong between two processes, full round trip",
+	.run_rep = futex_rtt_rep,
+};
+
+const struct bench_baseline bench_baseline_spin_roundtrip = {
+	.name = "spin-roundtrip",
+	.description = "raw shared-memory spin ping-pong between two processes, full round trip",
+	.run_rep = spin_rtt_rep,
+};
+
+const struct bench_baseline bench_baseline_futex_roundtrip_idle = {
+	.name = "futex-roundtrip-idle",
+	.description = "futex-roundtrip with the same busy-wait gap before each ping as P1-idle",
+	.run_rep = futex_rtt_idle_rep,
+};
+
+void bench_busy_wait(uint64_t ns)
+{
+	uint64_t end;
+
+	if (!ns)
+		return;
+	end = dk_now_ns() + ns;
+	while (dk_now_ns() < end)
+		cpu_relax();
+}

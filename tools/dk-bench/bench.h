@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "stats.h"
@@ -54,11 +55,42 @@ struct bench_baseline {
 	bench_rep_fn run_rep;
 };
 
-/* How the ratio DriverKit / baseline is judged. */
+/* How a figure is judged. */
 enum bench_goal_kind {
-	BENCH_GOAL_AT_MOST,  /* latency-like: ratio <= value */
-	BENCH_GOAL_AT_LEAST, /* throughput-like: ratio >= value */
+	BENCH_GOAL_AT_MOST,  /* latency-like: ratio DriverKit / baseline <= goal */
+	BENCH_GOAL_AT_LEAST, /* throughput-like: ratio DriverKit / baseline >= goal */
+	BENCH_GOAL_VALUE_AT_MOST, /* the DriverKit median itself <= goal, in the figure's unit;
+				   * the ratio is not meaningful and is reported as null */
 };
+
+/*
+ * One repetition that measures both sides at once, for figures whose baseline is a by-product
+ * of the same measurement (P7: the RSS at warm-up). Appends to both sample sets.
+ */
+typedef int (*bench_pair_fn)(const struct bench_opts *opts, struct bench_samples *dk_samples,
+			     struct bench_samples *base_samples, struct bench_error *error);
+
+/*
+ * A second reference a figure must beat by a factor (P5: pushing 64 MiB through a socket).
+ * It runs as a third side, interleaved with the other two. Its median is printed in the JSON
+ * as @field, and @ratio_field = its median / the DriverKit median, which must be >= @goal.
+ */
+struct bench_extra {
+	const char *name;        /* "socket-64mib" */
+	const char *field;       /* "socket_64mib_us" */
+	const char *ratio_field; /* "socket_speedup" */
+	double goal;
+	bench_rep_fn run_rep;
+};
+
+struct bench_figure;
+
+/*
+ * A figure that runs and prints itself (P8: one line per QoS class and a summary line).
+ * Returns 0 when everything was measured, or a negative errno.
+ */
+typedef int (*bench_custom_fn)(const struct bench_figure *fig, const struct bench_opts *opts,
+			       FILE *out);
 
 struct bench_figure {
 	const char *id;   /* "P4" */
@@ -66,22 +98,58 @@ struct bench_figure {
 	const char *unit; /* "us" */
 	const struct bench_baseline *baseline;
 	enum bench_goal_kind goal_kind;
-	double goal; /* the ratio DriverKit / baseline must meet */
+	double goal; /* the ratio DriverKit / baseline must meet (or the value, see above) */
 	unsigned int default_iters;
+	unsigned int quick_iters; /* iterations in --quick mode; 0: the tool's default */
 	bench_rep_fn run_rep;
+	bench_pair_fn run_pair;       /* instead of run_rep and baseline->run_rep, optional */
+	const struct bench_extra *extra; /* optional */
+	bench_custom_fn run_custom;   /* instead of the harness, optional */
 };
 
 /* The figures, in the order they run (figures.c). */
 extern const struct bench_figure bench_figures[];
 extern const size_t bench_n_figures;
 
-/* Baselines (baselines.c). */
+/* Baselines (baselines.c, uring.c, socket.c). */
 extern const struct bench_baseline bench_baseline_futex_wake;
 extern const struct bench_baseline bench_baseline_spin_wake;
+extern const struct bench_baseline bench_baseline_futex_roundtrip;
+extern const struct bench_baseline bench_baseline_futex_roundtrip_idle;
+extern const struct bench_baseline bench_baseline_spin_roundtrip;
+extern const struct bench_baseline bench_baseline_uring_nop32;
+extern const struct bench_baseline bench_baseline_small_buffer_job;
+extern const struct bench_baseline bench_baseline_rss_warmup;
+extern const struct bench_baseline bench_baseline_qos_frugal;
+extern const struct bench_extra bench_extra_socket_64mib;
 
 /* DriverKit measurements, one per figure. */
+int bench_p1_roundtrip_normal(const struct bench_opts *opts, struct bench_samples *samples,
+			      struct bench_error *error);
+int bench_p1_roundtrip_idle(const struct bench_opts *opts, struct bench_samples *samples,
+			    struct bench_error *error);
+int bench_p2_roundtrip_burst(const struct bench_opts *opts, struct bench_samples *samples,
+			     struct bench_error *error);
+int bench_p3_batch32(const struct bench_opts *opts, struct bench_samples *samples,
+		     struct bench_error *error);
 int bench_p4_fence_wake(const struct bench_opts *opts, struct bench_samples *samples,
 			struct bench_error *error);
+int bench_p5_big_buffer_job(const struct bench_opts *opts, struct bench_samples *samples,
+			    struct bench_error *error);
+int bench_p5_small_buffer_job(const struct bench_opts *opts, struct bench_samples *samples,
+			      struct bench_error *error);
+int bench_p7_service_rss(const struct bench_opts *opts, struct bench_samples *dk_samples,
+			 struct bench_samples *base_samples, struct bench_error *error);
+int bench_p8_qos(const struct bench_figure *fig, const struct bench_opts *opts, FILE *out);
+
+/*
+ * The gap of P1-idle: long enough that the service has given up its Normal QoS spin (20 us) and
+ * sleeps when the next submission comes.
+ */
+#define BENCH_IDLE_GAP_NS (100ull * 1000ull)
+
+/* bench_busy_wait - spin on the clock for @ns (0: return at once); never sleeps. */
+void bench_busy_wait(uint64_t ns);
 
 /* Warm-up iterations a ping-pong repetition runs before it measures. */
 unsigned int bench_warmup_iters(const struct bench_opts *opts);
@@ -117,5 +185,15 @@ int bench_peer_finish(struct bench_peer *peer, bool kill_it, struct bench_error 
 
 /* bench_pin_self - pin the calling thread to @cpu. Returns 0 or a negative errno. */
 int bench_pin_self(int cpu);
+
+/*
+ * bench_cpu_ns - user + system CPU time consumed so far by process @pid (0: this process), in
+ * nanoseconds: the process's CPU-time clock (clock_getcpuclockid()), or, if that fails,
+ * utime + stime from /proc/<pid>/stat (clock ticks). Returns 0 or a negative errno.
+ */
+int bench_cpu_ns(pid_t pid, uint64_t *ret_ns);
+
+/* bench_rss_kib - VmRSS of process @pid from /proc/<pid>/status. Returns 0 or -errno. */
+int bench_rss_kib(pid_t pid, uint64_t *ret_kib);
 
 #endif /* DK_BENCH_H */

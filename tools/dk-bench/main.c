@@ -33,7 +33,8 @@ static void usage(FILE *out)
 		"Measure DriverKit figures against baselines run in the same invocation.\n"
 		"\n"
 		"  --json      one JSON object per line per figure\n"
-		"  --quick     short run (%u reps x %u iterations) that only proves it works\n"
+		"  --quick     short run (%u reps x %u iterations, fewer or more for some figures)\n"
+		"              that only proves it works\n"
 		"  --pin       pin the parent to CPU 0 and peer processes to CPU 1\n"
 		"  --reps N    repetitions of each side, interleaved (default %u)\n"
 		"  --iters N   measured iterations per repetition (default: per figure)\n"
@@ -41,11 +42,16 @@ static void usage(FILE *out)
 		"\n"
 		"Figures (no ID: all of them):\n",
 		QUICK_REPS, QUICK_ITERS, DEFAULT_REPS);
-	for (i = 0; i < bench_n_figures; i++)
-		fprintf(out, "  %-4s %s (vs %s, goal ratio %s %g)\n", bench_figures[i].id,
-			bench_figures[i].name, bench_figures[i].baseline->name,
-			bench_figures[i].goal_kind == BENCH_GOAL_AT_MOST ? "<=" : ">=",
-			bench_figures[i].goal);
+	for (i = 0; i < bench_n_figures; i++) {
+		const struct bench_figure *fig = &bench_figures[i];
+
+		fprintf(out, "  %-4s %s (vs %s, goal %s %s %g%s%s)\n", fig->id, fig->name,
+			fig->baseline->name,
+			fig->goal_kind == BENCH_GOAL_VALUE_AT_MOST ? "value" : "ratio",
+			fig->goal_kind == BENCH_GOAL_AT_LEAST ? ">=" : "<=", fig->goal,
+			fig->goal_kind == BENCH_GOAL_VALUE_AT_MOST ? " " : "",
+			fig->goal_kind == BENCH_GOAL_VALUE_AT_MOST ? fig->unit : "");
+	}
 }
 
 /* Parse a count in [1, @max]. Returns 0 or -EINVAL. */
@@ -158,7 +164,16 @@ int main(int argc, char **argv)
 		if (any && !selected[i])
 			continue;
 		opts.reps = reps ? reps : base.quick ? QUICK_REPS : DEFAULT_REPS;
-		opts.iters = iters ? iters : base.quick ? QUICK_ITERS : fig->default_iters;
+		opts.iters = iters              ? iters
+			     : !base.quick       ? fig->default_iters
+			     : fig->quick_iters ? fig->quick_iters
+						: QUICK_ITERS;
+		if (fig->run_custom) {
+			if (fig->run_custom(fig, &opts, stdout) < 0)
+				failed = true;
+			fflush(stdout);
+			continue;
+		}
 		if (bench_run_figure(fig, &opts, &res) < 0)
 			failed = true;
 		if (opts.json)

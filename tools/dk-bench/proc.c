@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -164,5 +165,65 @@ int bench_peer_finish(struct bench_peer *peer, bool kill_it, struct bench_error 
 	note_child_error(error, peer->shared->error.msg);
 	munmap(peer->shared, sizeof(*peer->shared));
 	peer->shared = NULL;
+	return ret;
+}
+
+/* utime + stime of @pid from /proc/<pid>/stat (fields 14 and 15, in clock ticks). */
+static int proc_stat_cpu_ns(pid_t pid, uint64_t *ret_ns)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long utime, stime;
+	long tick = sysconf(_SC_CLK_TCK);
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may contain spaces and parentheses: parse after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || tick <= 0 ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+		   &stime) != 2)
+		return -EPROTO;
+	*ret_ns = (utime + stime) * (DK_NSEC_PER_SEC / (uint64_t)tick);
+	return 0;
+}
+
+int bench_cpu_ns(pid_t pid, uint64_t *ret_ns)
+{
+	clockid_t clk = CLOCK_PROCESS_CPUTIME_ID;
+	struct timespec ts;
+
+	if ((pid == 0 || clock_getcpuclockid(pid, &clk) == 0) && clock_gettime(clk, &ts) == 0) {
+		*ret_ns = (uint64_t)ts.tv_sec * DK_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+		return 0;
+	}
+	return proc_stat_cpu_ns(pid ? pid : getpid(), ret_ns);
+}
+
+int bench_rss_kib(pid_t pid, uint64_t *ret_kib)
+{
+	char path[64], line[256];
+	unsigned long long kib;
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "VmRSS: %llu kB", &kib) == 1) {
+			*ret_kib = kib;
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
 	return ret;
 }

@@ -82,6 +82,7 @@ int bench_summarize(struct bench_samples *s, struct bench_summary *ret)
 	ret->n = s->n;
 	ret->min = s->v[0];
 	ret->median = bench_percentile(s->v, s->n, 50.0);
+	ret->p1 = bench_percentile(s->v, s->n, 1.0);
 	ret->p99 = bench_percentile(s->v, s->n, 99.0);
 	ret->max = s->v[s->n - 1];
 	return 0;

@@ -18,6 +18,7 @@ struct bench_summary {
 	size_t n;
 	double min;
 	double median;
+	double p1;  /* the slow tail of a throughput (higher-is-better) figure */
 	double p99;
 	double max;
 };
