@@ -24,6 +24,7 @@ struct dk_buffer;
 struct dk_buffer_registry;
 struct dk_budget;
 struct dk_fence;
+struct dk_ring;
 
 /* Opcodes of the core protocol. */
 enum dk_core_op {
@@ -34,6 +35,7 @@ enum dk_core_op {
 enum dk_handle_type {
 	DK_HANDLE_BUFFER = 1,
 	DK_HANDLE_FENCE = 2,
+	DK_HANDLE_RING = 3, /* the queue's memfd, then its completion fence (wait-only) */
 };
 #define DK_HANDLE_PAYLOAD 32u
 #define DK_HANDLE_F_SEALED (1u << 0) /* buffer: the sender says it is sealed read-only */
@@ -41,13 +43,14 @@ enum dk_handle_type {
 /* The core protocol's frame table, for dk_frame_decode(). */
 DK_EXPORT extern const struct dk_frame_proto dk_core_proto;
 
-/* A received handle: exactly one of @buffer / @fence is set, as @type says. */
+/* A received handle: exactly one of @buffer / @fence / @ring is set, as @type says. */
 struct dk_handle {
 	uint32_t type;   /* enum dk_handle_type */
 	uint32_t rights; /* the rights the handle carries */
 	uint64_t tag;    /* the sender's frame seq, echoed for matching */
 	struct dk_buffer *buffer;
 	struct dk_fence *fence;
+	struct dk_ring *ring; /* the producer (client) side, attached */
 };
 
 /*
@@ -61,8 +64,15 @@ DK_EXPORT int dk_buffer_send(int sock, struct dk_buffer *buffer, uint32_t rights
 DK_EXPORT int dk_fence_send(int sock, struct dk_fence *fence, uint32_t rights, uint64_t tag);
 
 /*
+ * dk_ring_send - send the queue @ring (the service side) to its client: the memfd, and a
+ * wait-only handle of its completion fence (which seals the fence: only the service signals).
+ */
+DK_EXPORT int dk_ring_send(int sock, struct dk_ring *ring, uint64_t tag);
+
+/*
  * dk_handle_recv - receive one handle, waiting until @deadline_ns.
  * @registry, @budget: where a received buffer is registered and charged.
+ * A ring arrives attached (dk_ring_attach() checks the memfd and its header).
  * Returns 0 and the handle (caller owns the object in it); -ETIMEDOUT; -EPROTO for a malformed
  * or lying frame (wrong descriptor count, type, size); -EBADF for a descriptor that is not what
  * the frame claims; -EPIPE when the peer closed; the errors of dk_buffer_import().

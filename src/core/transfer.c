@@ -7,12 +7,15 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <dk/buffer.h>
 #include <dk/fence.h>
 #include <dk/rights.h>
+#include <dk/ring.h>
 #include <dk/time.h>
 #include <dk/transfer.h>
 #include <dk/wire.h>
@@ -52,7 +55,7 @@ static int send_frame(int sock, const struct handle_payload *hp, uint64_t tag, c
 {
 	uint8_t payload[DK_HANDLE_PAYLOAD], frame[DK_FRAME_HEADER_SIZE + DK_HANDLE_PAYLOAD];
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * DK_FENCE_NR_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * (1 + DK_FENCE_NR_FDS))];
 		struct cmsghdr align;
 	} cbuf;
 	struct dk_wire_writer w;
@@ -131,6 +134,35 @@ int dk_fence_send(int sock, struct dk_fence *fence, uint32_t rights, uint64_t ta
 		return ret;
 	ret = send_frame(sock, &hp, tag, fds, DK_FENCE_NR_FDS, &len);
 	close_fds(fds, DK_FENCE_NR_FDS);
+	return ret;
+}
+
+int dk_ring_send(int sock, struct dk_ring *ring, uint64_t tag)
+{
+	struct handle_payload hp = {
+		.type = DK_HANDLE_RING,
+		.rights = DK_RIGHTS_FENCE_WAIT,
+		.n_fds = 1 + DK_FENCE_NR_FDS,
+	};
+	int fds[1 + DK_FENCE_NR_FDS] = {-1, -1, -1, -1};
+	struct stat st;
+	size_t len;
+	int ret;
+
+	if (fstat(dk_ring_fd(ring), &st) < 0)
+		return -errno;
+	hp.size_or_id = (uint64_t)st.st_size;
+	ret = dk_fence_export(dk_ring_fence(ring), DK_RIGHTS_FENCE_WAIT, &fds[1]);
+	if (ret < 0)
+		return ret;
+	fds[0] = fcntl(dk_ring_fd(ring), F_DUPFD_CLOEXEC, 0);
+	if (fds[0] < 0) {
+		ret = -errno;
+		close_fds(&fds[1], DK_FENCE_NR_FDS);
+		return ret;
+	}
+	ret = send_frame(sock, &hp, tag, fds, 1 + DK_FENCE_NR_FDS, &len);
+	close_fds(fds, 1 + DK_FENCE_NR_FDS);
 	return ret;
 }
 
@@ -279,6 +311,24 @@ int dk_handle_recv(int sock, uint64_t deadline_ns, struct dk_buffer_registry *re
 			return -EPROTO;
 		}
 		break;
+	case DK_HANDLE_RING: {
+		struct stat st;
+
+		if (n_fds != 1 + DK_FENCE_NR_FDS || hp.flags || hp.rights != DK_RIGHTS_FENCE_WAIT ||
+		    fstat(fds[0], &st) < 0 || (uint64_t)st.st_size != hp.size_or_id)
+			goto out_close;
+		ret = dk_fence_import(&fds[1], DK_RIGHTS_FENCE_WAIT, &h.fence);
+		if (ret < 0)
+			goto out_close;
+		ret = dk_ring_attach(fds[0], h.fence, &h.ring);
+		dk_fence_unref(h.fence); /* the ring holds its own reference */
+		h.fence = NULL;
+		if (ret < 0) {
+			close(fds[0]);
+			return ret;
+		}
+		break;
+	}
 	default:
 		goto out_close;
 	}

@@ -443,12 +443,125 @@ static void test_reaper_fails_dead_service_fence(void **state)
 	dk_ring_destroy(a.ring);
 }
 
+/* ---- passing a queue with dk_ring_send() / dk_handle_recv() ---- */
+
+static void child_ring_service(int sock, void *arg)
+{
+	struct dk_ring_params prm = {16, 32, DK_QOS_NORMAL};
+	struct dk_ring_job jobs[16];
+	struct dk_ring *ring;
+	uint64_t done = 0;
+
+	(void)arg;
+	CHILD_CHECK(dk_ring_create(&prm, &ring) == 0);
+	CHILD_CHECK(dk_ring_send(sock, ring, 77) == 0);
+	/* The client got a wait-only fence: only this process signals it. */
+	CHILD_CHECK(dk_fence_signal(dk_ring_fence(ring), 0) == 0);
+	while (done < 100) {
+		int n;
+
+		CHILD_CHECK(dk_ring_idle(&ring, 1, dk_deadline_in(LONG_NS)) == 1);
+		n = dk_ring_consume(ring, jobs, 16);
+		CHILD_CHECK(n >= 0);
+		for (int i = 0; i < n; i++)
+			CHILD_CHECK(dk_ring_complete(ring, &jobs[i], 0, 0, jobs[i].sqe.param * 2,
+						     0) == 0);
+		CHILD_CHECK(dk_ring_publish(ring) == 0);
+		done += (uint64_t)n;
+	}
+	dk_ring_destroy(ring);
+}
+
+static void test_ring_send_recv(void **state)
+{
+	struct dk_buffer_registry *reg;
+	struct dk_handle h;
+	struct dk_cqe cqe;
+	int sv[2];
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(dk_buffer_registry_create(NULL, &reg), 0);
+	assert_int_equal(mp_socketpair(sv), 0);
+	pid = mp_fork(child_ring_service, sv[1], sv[0], NULL);
+	close(sv[1]);
+	assert_int_equal(dk_handle_recv(sv[0], dk_deadline_in(LONG_NS), reg, NULL, &h), 0);
+	assert_int_equal(h.type, DK_HANDLE_RING);
+	assert_int_equal(h.tag, 77);
+	assert_non_null(h.ring);
+	assert_null(h.fence);
+	assert_int_equal(dk_ring_qos(h.ring), DK_QOS_NORMAL);
+	assert_int_equal(dk_ring_sq_entries(h.ring), 16);
+	assert_int_equal(dk_ring_cq_entries(h.ring), 32);
+	for (uint64_t k = 1; k <= 100; k++) {
+		struct dk_sqe *sqe = dk_ring_get_sqe(h.ring, NULL);
+
+		assert_non_null(sqe);
+		sqe->param = k;
+		sqe->user_data = k;
+		assert_int_equal(dk_ring_submit(h.ring), 1);
+		assert_int_equal(dk_ring_wait_cqe(h.ring, &cqe, dk_deadline_in(LONG_NS)), 0);
+		assert_int_equal(cqe.user_data, k);
+		assert_int_equal(cqe.result, 2 * k);
+		assert_int_equal(cqe.ticket, k);
+	}
+	assert_int_equal(mp_join(pid), 0);
+	dk_ring_destroy(h.ring);
+	close(sv[0]);
+	dk_buffer_registry_destroy(reg);
+}
+
+static void test_ring_lying_header_refused(void **state)
+{
+	struct dk_buffer_registry *reg;
+	struct dk_buffer *b;
+	struct dk_fence *f;
+	struct dk_handle h;
+	uint8_t frame[128];
+	int sv[2], fds[4], n, before;
+
+	(void)state;
+	assert_int_equal(dk_buffer_registry_create(NULL, &reg), 0);
+	assert_int_equal(dk_buffer_create(reg, NULL, 8192, 0, &b), 0);
+	assert_int_equal(dk_fence_create(0, &f), 0);
+	assert_int_equal(mp_socketpair(sv), 0);
+	before = mp_count_fds();
+	/* A plain buffer memfd passed off as a queue, with a real fence. */
+	assert_int_equal(dk_buffer_export(b, DK_RIGHTS_BUFFER_RW, &fds[0]), 0);
+	assert_int_equal(dk_fence_export(f, DK_RIGHTS_FENCE_WAIT, &fds[1]), 0);
+	n = mp_handle_frame(frame, sizeof(frame), &dk_core_proto, DK_HANDLE_RING,
+			    DK_RIGHTS_FENCE_WAIT, 8192, 0, 4);
+	assert_int_equal(mp_send_raw(sv[0], frame, (size_t)n, fds, 4), 0);
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	assert_int_equal(dk_handle_recv(sv[1], dk_deadline_in(LONG_NS), reg, NULL, &h), -EPROTO);
+	/* Every received descriptor was closed. */
+	assert_int_equal(mp_count_fds(), before);
+	/* The right count of descriptors, but a size claim that differs from the object. */
+	assert_int_equal(dk_buffer_export(b, DK_RIGHTS_BUFFER_RW, &fds[0]), 0);
+	assert_int_equal(dk_fence_export(f, DK_RIGHTS_FENCE_WAIT, &fds[1]), 0);
+	n = mp_handle_frame(frame, sizeof(frame), &dk_core_proto, DK_HANDLE_RING,
+			    DK_RIGHTS_FENCE_WAIT, 4096, 0, 4);
+	assert_int_equal(mp_send_raw(sv[0], frame, (size_t)n, fds, 4), 0);
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	assert_int_equal(dk_handle_recv(sv[1], dk_deadline_in(LONG_NS), reg, NULL, &h), -EPROTO);
+	assert_int_equal(mp_count_fds(), before);
+	close(sv[0]);
+	close(sv[1]);
+	dk_fence_unref(f);
+	assert_int_equal(dk_buffer_release(b), 0);
+	dk_buffer_registry_destroy(reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_million_entries),
 		cmocka_unit_test(test_consumer_killed_producer_times_out),
 		cmocka_unit_test(test_reaper_fails_dead_service_fence),
+		cmocka_unit_test(test_ring_send_recv),
+		cmocka_unit_test(test_ring_lying_header_refused),
 	};
 
 	return cmocka_run_group_tests_name("ring-xfer", tests, NULL, NULL);
