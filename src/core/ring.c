@@ -42,115 +42,9 @@
 
 #include "memfd.h"
 #include "shm.h"
+#include "ring-private.h"
 
-#define RING_MAGIC 0x4752444bu /* "DKRG" */
-#define RING_LAYOUT_MAJOR 1u
-#define RING_LAYOUT_MINOR 0u
-#define RING_PAGE 4096u
-
-/* Header flags, written by the consumer. */
-#define RING_F_NEED_WAKEUP (1u << 0)
-#define RING_F_BROKEN (1u << 1)
-#define RING_F_NEED_CQ_SPACE (1u << 2) /* asleep with submissions waiting for CQ room */
-
-#ifndef SYS_futex_waitv
-#define SYS_futex_waitv 449
-#endif
-#ifndef FUTEX2_SIZE_U32
-#define FUTEX2_SIZE_U32 0x02
-#endif
-
-struct ring_header {
-	/* Geometry: written once by the consumer; each side keeps its own checked copy. */
-	uint32_t magic;
-	uint16_t major;
-	uint16_t minor;
-	uint32_t sq_entries;
-	uint32_t cq_entries;
-	uint32_t sqe_size;
-	uint32_t cqe_size;
-	uint32_t qos;
-	uint32_t reserved0;
-	uint64_t sq_offset;
-	uint64_t cq_offset;
-	uint64_t total_size;
-	uint8_t pad0[64 - 56];
-	/*
-	 * One cache line per index, so that a side polling one index is never disturbed by the
-	 * other side writing a different one: the service polls sq_tail while the client writes
-	 * cq_head; the client polls cq_tail while the service writes sq_head.
-	 */
-	/* Written by the producer: the SQ tail, and the doorbell (only when the consumer sleeps). */
-	_Atomic uint32_t sq_tail;
-	_Atomic uint32_t doorbell; /* futex word the consumer sleeps on */
-	uint8_t pad1[64 - 8];
-	/* Written by the producer: the CQ head, and whether it sleeps for SQ space. */
-	_Atomic uint32_t cq_head;
-	_Atomic uint32_t producer_waiting;
-	uint8_t pad2[64 - 8];
-	/* Written by the consumer: the SQ head, and the futex word producers sleep on. */
-	_Atomic uint32_t sq_head;
-	_Atomic uint32_t space_seq;
-	uint8_t pad3[64 - 8];
-	/* Written by the consumer: the CQ tail. */
-	_Atomic uint32_t cq_tail;
-	uint8_t pad4[64 - 4];
-	/* Written by the consumer, rarely (when it sleeps, wakes, or gives up on the queue). */
-	_Atomic uint32_t flags;
-	_Atomic uint32_t broken_reason;
-	uint8_t pad5[64 - 8];
-};
-
-_Static_assert(sizeof(struct ring_header) == 384, "six cache lines");
-_Static_assert(offsetof(struct ring_header, sq_tail) == 64, "producer SQ line");
-_Static_assert(offsetof(struct ring_header, cq_head) == 128, "producer CQ line");
-_Static_assert(offsetof(struct ring_header, sq_head) == 192, "consumer SQ line");
-_Static_assert(offsetof(struct ring_header, cq_tail) == 256, "consumer CQ line");
-_Static_assert(offsetof(struct ring_header, flags) == 320, "flags line");
-
-struct slot {
-	uint32_t gen;
-	uint32_t busy;
-};
-
-struct dk_ring {
-	bool consumer;
-	int fd;
-	void *map;
-	size_t map_size;
-	struct ring_header *hdr;
-	uint8_t *sq;
-	uint8_t *cq;
-	uint32_t sq_entries, cq_entries;
-	uint32_t qos;
-	struct dk_qos_params qp;
-	uint32_t depth;
-	struct dk_fence *fence;
-	uint32_t broken; /* 0 or a reason */
-	struct dk_ring_stats st;
-
-	/* Consumer. */
-	uint32_t sq_head;       /* next entry to take */
-	uint32_t seen_sq_tail;  /* last producer tail seen */
-	uint32_t cq_tail;       /* next completion to post */
-	uint32_t published;     /* cq_tail made visible */
-	uint32_t seen_cq_head;  /* last producer head seen */
-	uint64_t tickets;
-	uint64_t completed;
-	uint64_t signalled;
-	struct slot *slots;
-	uint32_t *free_slots;
-	uint32_t n_free;
-
-	/* Producer. */
-	uint32_t sq_head_cache; /* last consumer head seen: reloaded only when the SQ looks full */
-	uint32_t sq_tail;       /* entries obtained, published or not */
-	uint32_t sq_submitted;  /* sq_tail as published */
-	uint32_t cq_head;
-	uint64_t reaped;
-};
-
-static bool pow2_in(uint32_t v, uint32_t lo, uint32_t hi)
+bool dk_ring_pow2_in(uint32_t v, uint32_t lo, uint32_t hi)
 {
 	return v >= lo && v <= hi && (v & (v - 1)) == 0;
 }
@@ -161,18 +55,18 @@ static uint64_t page_align(uint64_t v)
 }
 
 /* The layout every valid ring of this geometry has. */
-static void layout(uint32_t sq, uint32_t cq, uint64_t *sq_off, uint64_t *cq_off, uint64_t *total)
+void dk_ring_layout(uint32_t sq, uint32_t cq, uint64_t *sq_off, uint64_t *cq_off, uint64_t *total)
 {
 	*sq_off = RING_PAGE;
 	*cq_off = *sq_off + page_align((uint64_t)sq * DK_SQE_SIZE);
 	*total = *cq_off + page_align((uint64_t)cq * DK_CQE_SIZE);
 }
 
-static int ring_map(struct dk_ring *r, uint64_t total)
+int dk_ring_map(struct dk_ring *r, uint64_t total)
 {
 	uint64_t sq_off, cq_off, t;
 
-	layout(r->sq_entries, r->cq_entries, &sq_off, &cq_off, &t);
+	dk_ring_layout(r->sq_entries, r->cq_entries, &sq_off, &cq_off, &t);
 	r->map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
 	if (r->map == MAP_FAILED) {
 		r->map = NULL;
@@ -185,7 +79,7 @@ static int ring_map(struct dk_ring *r, uint64_t total)
 	return 0;
 }
 
-static int ring_set_qos(struct dk_ring *r, uint32_t qos)
+int dk_ring_set_qos(struct dk_ring *r, uint32_t qos)
 {
 	int ret = dk_qos_params(qos, &r->qp);
 
@@ -195,7 +89,6 @@ static int ring_set_qos(struct dk_ring *r, uint32_t qos)
 	r->depth = dk_qos_depth(qos, r->cq_entries);
 	return 0;
 }
-
 void dk_ring_destroy(struct dk_ring *r)
 {
 	if (!r)
@@ -216,8 +109,8 @@ int dk_ring_create(const struct dk_ring_params *p, struct dk_ring **ret_ring)
 	struct dk_ring *r;
 	int ret;
 
-	if (!p || !pow2_in(p->sq_entries, DK_RING_MIN_ENTRIES, DK_RING_MAX_ENTRIES) ||
-	    !pow2_in(p->cq_entries, DK_RING_MIN_ENTRIES, DK_RING_MAX_ENTRIES) ||
+	if (!p || !dk_ring_pow2_in(p->sq_entries, DK_RING_MIN_ENTRIES, DK_RING_MAX_ENTRIES) ||
+	    !dk_ring_pow2_in(p->cq_entries, DK_RING_MIN_ENTRIES, DK_RING_MAX_ENTRIES) ||
 	    p->cq_entries < p->sq_entries || dk_qos_check(p->qos) < 0)
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
@@ -227,7 +120,7 @@ int dk_ring_create(const struct dk_ring_params *p, struct dk_ring **ret_ring)
 	r->consumer = true;
 	r->sq_entries = p->sq_entries;
 	r->cq_entries = p->cq_entries;
-	ret = ring_set_qos(r, p->qos);
+	ret = dk_ring_set_qos(r, p->qos);
 	if (ret < 0)
 		goto out_destroy;
 	r->slots = calloc(r->cq_entries, sizeof(*r->slots));
@@ -242,12 +135,12 @@ int dk_ring_create(const struct dk_ring_params *p, struct dk_ring **ret_ring)
 	}
 	r->n_free = r->cq_entries;
 
-	layout(r->sq_entries, r->cq_entries, &sq_off, &cq_off, &total);
+	dk_ring_layout(r->sq_entries, r->cq_entries, &sq_off, &cq_off, &total);
 	/* No further seals: a client cannot write-seal the queue under the service. */
 	ret = dk_memfd_create("dk-ring", total, F_SEAL_SEAL, &r->fd);
 	if (ret < 0)
 		goto out_destroy;
-	ret = ring_map(r, total);
+	ret = dk_ring_map(r, total);
 	if (ret < 0)
 		goto out_destroy;
 	ret = dk_fence_create(0, &r->fence);
@@ -718,248 +611,4 @@ int dk_ring_idle(struct dk_ring *const *rings, uint32_t n, uint64_t deadline_ns)
 			sleep_doorbells(rings, n, false, until);
 	}
 	return pending_kind(rings, n) ? 1 : 0;
-}
-
-/* ---- producer --------------------------------------------------------------------------- */
-
-int dk_ring_attach(int fd, struct dk_fence *completion, struct dk_ring **ret_ring)
-{
-	uint64_t size, sq_off, cq_off, total;
-	struct ring_header h;
-	unsigned int seals;
-	struct dk_ring *r;
-	bool writable;
-	int ret;
-
-	if (!completion)
-		return -EINVAL;
-	if (!dk_rights_has(dk_fence_rights(completion), DK_RIGHT_WAIT))
-		return -EPERM;
-	if (dk_memfd_inspect(fd, &size, &seals, &writable) < 0 || !writable ||
-	    size < sizeof(h) || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
-		return -EBADF;
-	/* Read the geometry with pread, once: what is mapped can change under us. */
-	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
-		return -EBADF;
-	if (h.magic != RING_MAGIC || h.major != RING_LAYOUT_MAJOR || h.sqe_size != DK_SQE_SIZE ||
-	    h.cqe_size != DK_CQE_SIZE ||
-	    !pow2_in(h.sq_entries, DK_RING_MIN_ENTRIES, DK_RING_MAX_ENTRIES) ||
-	    !pow2_in(h.cq_entries, DK_RING_MIN_ENTRIES, DK_RING_MAX_ENTRIES) ||
-	    h.cq_entries < h.sq_entries || dk_qos_check(h.qos) < 0)
-		return -EPROTO;
-	layout(h.sq_entries, h.cq_entries, &sq_off, &cq_off, &total);
-	if (h.sq_offset != sq_off || h.cq_offset != cq_off || h.total_size != total ||
-	    size != total)
-		return -EPROTO;
-
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	r->fd = -1;
-	r->sq_entries = h.sq_entries;
-	r->cq_entries = h.cq_entries;
-	ret = ring_set_qos(r, h.qos);
-	if (ret == 0) {
-		r->fd = fd;
-		ret = ring_map(r, total);
-	}
-	if (ret < 0) {
-		r->fd = -1; /* left to the caller on failure */
-		dk_ring_destroy(r);
-		return ret;
-	}
-	/* Start from where the queue is (a re-attach after a restart starts fresh anyway). */
-	r->sq_tail = r->sq_submitted = dk_shm_load_acquire32(&r->hdr->sq_tail);
-	r->sq_head_cache = dk_shm_load_acquire32(&r->hdr->sq_head);
-	r->cq_head = dk_shm_load_acquire32(&r->hdr->cq_head);
-	r->fence = dk_fence_ref(completion);
-	{
-		/* Completions reaped before us = counted - still unreaped. */
-		struct dk_fence_state fs;
-		uint32_t unreaped = dk_shm_load_acquire32(&r->hdr->cq_tail) - r->cq_head;
-
-		if (dk_fence_query(completion, &fs) == 0 && unreaped <= r->cq_entries &&
-		    fs.value >= unreaped && fs.value != UINT64_MAX)
-			r->reaped = fs.value - unreaped;
-	}
-	*ret_ring = r;
-	return 0;
-}
-
-static bool producer_broken(struct dk_ring *r)
-{
-	if (!r->broken && (dk_shm_load_acquire32(&r->hdr->flags) & RING_F_BROKEN))
-		r->broken = DK_REASON_QUEUE_BROKEN;
-	return r->broken != 0;
-}
-
-uint32_t dk_ring_sq_space(const struct dk_ring *r)
-{
-	/* Pairs with the consumer's seq_cst store of sq_head after copying the entries out. */
-	uint32_t head = dk_shm_load_acquire32(&r->hdr->sq_head);
-	uint32_t used = r->sq_tail - head;
-
-	if (r->consumer || used > r->sq_entries)
-		return 0; /* a head out of range: nothing is free (peek reports the breakage) */
-	return r->sq_entries - used;
-}
-
-bool dk_ring_pressure(const struct dk_ring *r)
-{
-	return dk_ring_sq_space(r) <= r->sq_entries / 4;
-}
-
-struct dk_sqe *dk_ring_get_sqe(struct dk_ring *r, uint64_t *ret_ticket)
-{
-	struct dk_sqe *sqe;
-
-	if (r->consumer || producer_broken(r))
-		return NULL;
-	/* Re-read the consumer's head only when the cached one says the SQ is full. */
-	if (r->sq_tail - r->sq_head_cache >= r->sq_entries) {
-		uint32_t head = dk_shm_load_acquire32(&r->hdr->sq_head);
-
-		if ((uint32_t)(r->sq_tail - head) > r->sq_entries ||
-		    (int32_t)(head - r->sq_head_cache) < 0)
-			return NULL;
-		r->sq_head_cache = head;
-		if (r->sq_tail - head >= r->sq_entries)
-			return NULL;
-	}
-	sqe = (struct dk_sqe *)(r->sq + (size_t)(r->sq_tail & (r->sq_entries - 1)) * DK_SQE_SIZE);
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->signal.index = DK_HANDLE_NONE;
-	r->sq_tail++;
-	if (ret_ticket)
-		*ret_ticket = r->st.submitted + (uint32_t)(r->sq_tail - r->sq_submitted);
-	return sqe;
-}
-
-int dk_ring_submit(struct dk_ring *r)
-{
-	uint32_t n = r->sq_tail - r->sq_submitted;
-
-	if (r->consumer)
-		return -EINVAL;
-	if (producer_broken(r))
-		return -EPIPE;
-	if (n == 0)
-		return 0;
-	/* Dekker with the consumer's sleep: store the tail, then look for NEED_WAKEUP. */
-	atomic_store_explicit(&r->hdr->sq_tail, r->sq_tail, memory_order_seq_cst);
-	r->sq_submitted = r->sq_tail;
-	r->st.submitted += n;
-	if (dk_shm_load_sc32(&r->hdr->flags) & RING_F_NEED_WAKEUP) {
-		dk_shm_add_sc32(&r->hdr->doorbell, 1);
-		syscall(SYS_futex, &r->hdr->doorbell, FUTEX_WAKE, 1, NULL, NULL, 0);
-		r->st.doorbells++;
-	}
-	return (int)n;
-}
-
-int dk_ring_submit_wait(struct dk_ring *r, uint32_t n, uint64_t deadline_ns)
-{
-	struct timespec ts;
-	uint32_t seq;
-	int ret;
-
-	if (r->consumer || n == 0 || n > r->sq_entries)
-		return -EINVAL;
-	ret = dk_deadline_check(deadline_ns);
-	if (ret < 0)
-		return ret;
-	for (;;) {
-		if (producer_broken(r))
-			return -EPIPE;
-		if (dk_ring_sq_space(r) >= n)
-			return 0;
-		if (dk_now_ns() >= deadline_ns)
-			return -ETIMEDOUT;
-		seq = dk_shm_load_sc32(&r->hdr->space_seq);
-		/* Dekker with dk_ring_consume(): announce, then re-check the head. */
-		atomic_store_explicit(&r->hdr->producer_waiting, 1, memory_order_seq_cst);
-		if (dk_ring_sq_space(r) < n) {
-			ts.tv_sec = (time_t)(deadline_ns / DK_NSEC_PER_SEC);
-			ts.tv_nsec = (long)(deadline_ns % DK_NSEC_PER_SEC);
-			syscall(SYS_futex, &r->hdr->space_seq, FUTEX_WAIT_BITSET, seq, &ts, NULL,
-				FUTEX_BITSET_MATCH_ANY);
-		}
-		atomic_store_explicit(&r->hdr->producer_waiting, 0, memory_order_seq_cst);
-	}
-}
-
-int dk_ring_reap(struct dk_ring *r, struct dk_cqe *cqes, uint32_t max)
-{
-	uint32_t tail, avail, n;
-
-	if (r->consumer || max == 0)
-		return -EINVAL;
-	/* Pairs with the consumer's store-release of cq_tail in dk_ring_publish(). */
-	tail = dk_shm_load_acquire32(&r->hdr->cq_tail);
-	avail = tail - r->cq_head;
-	if (avail > r->cq_entries)
-		return -EPROTO;
-	n = avail < max ? avail : max;
-	for (uint32_t i = 0; i < n; i++)
-		memcpy(&cqes[i], r->cq + (size_t)((r->cq_head + i) & (r->cq_entries - 1)) * DK_CQE_SIZE,
-		       sizeof(cqes[i]));
-	if (n == 0)
-		return 0;
-	r->cq_head += n;
-	r->reaped += n;
-	r->st.completed += n;
-	/* One store per batch. Dekker with the consumer sleeping for CQ room: store the head,
-	 * then look for NEED_CQ_SPACE. */
-	atomic_store_explicit(&r->hdr->cq_head, r->cq_head, memory_order_seq_cst);
-	if (dk_shm_load_sc32(&r->hdr->flags) & RING_F_NEED_CQ_SPACE) {
-		dk_shm_add_sc32(&r->hdr->doorbell, 1);
-		syscall(SYS_futex, &r->hdr->doorbell, FUTEX_WAKE, 1, NULL, NULL, 0);
-		r->st.doorbells++;
-	}
-	return (int)n;
-}
-
-int dk_ring_peek_cqe(struct dk_ring *r, struct dk_cqe *ret_cqe)
-{
-	int n = dk_ring_reap(r, ret_cqe, 1);
-
-	return n == 0 ? -EAGAIN : n < 0 ? n : 0;
-}
-
-int dk_ring_wait_cqe(struct dk_ring *r, struct dk_cqe *ret_cqe, uint64_t deadline_ns)
-{
-	int ret;
-
-	ret = dk_ring_peek_cqe(r, ret_cqe);
-	if (ret != -EAGAIN)
-		return ret;
-	if (r->qp.waiter_spin_ns) {
-		/* Burst: poll the CQ tail itself (the line the completion arrives on), not the
-		 * fence, so a fast completion costs no wake-up and no extra cache line. */
-		uint64_t until = dk_now_ns() + r->qp.waiter_spin_ns;
-		unsigned int i = 0;
-
-		if (until > deadline_ns)
-			until = deadline_ns;
-		while (dk_shm_load_acquire32(&r->hdr->cq_tail) == r->cq_head) {
-			dk_spin_step(&i);
-			if ((i & 63) == 0 && dk_now_ns() >= until)
-				break;
-		}
-		ret = dk_ring_peek_cqe(r, ret_cqe);
-		if (ret != -EAGAIN)
-			return ret;
-	}
-	/* Each completion is counted on the fence after its entry is published, so count >
-	 * reaped means an entry is there to read. */
-	ret = dk_fence_wait(r->fence, r->reaped + 1, deadline_ns);
-	if (ret < 0) {
-		/* A queue that failed may still hold completions posted before. */
-		if (dk_ring_peek_cqe(r, ret_cqe) == 0)
-			return 0;
-		return ret;
-	}
-	ret = dk_ring_peek_cqe(r, ret_cqe);
-	/* The count says an entry is published: its absence is a protocol violation. */
-	return ret == -EAGAIN ? -EPROTO : ret;
 }
