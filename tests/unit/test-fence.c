@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -397,6 +398,57 @@ static void test_import_refuses_impostors(void **state)
 	dk_fence_unref(f);
 }
 
+/* A signal nobody waits for makes no system call: the futex word (seq, offset 24 of the
+ * timeline page) only moves when a sleeper is registered in the waiter page (offset 8). */
+struct sleeper {
+	struct dk_fence *f;
+	int result;
+};
+
+static void *sleeper_thread(void *arg)
+{
+	struct sleeper *sl = arg;
+
+	sl->result = dk_fence_wait(sl->f, 2, dk_deadline_in(30 * DK_NSEC_PER_SEC));
+	return NULL;
+}
+
+static void test_signal_without_sleeper_skips_wake(void **state)
+{
+	struct dk_fence *f = mk(0);
+	struct sleeper sl = {.f = f, .result = 77};
+	const volatile uint32_t *page, *wpage;
+	int fds[DK_FENCE_NR_FDS];
+	uint32_t seq;
+	uint64_t deadline;
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(dk_fence_export(f, DK_RIGHTS_FENCE_WAIT, fds), 0);
+	page = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fds[0], 0);
+	wpage = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fds[1], 0);
+	assert_ptr_not_equal(page, MAP_FAILED);
+	assert_ptr_not_equal(wpage, MAP_FAILED);
+	seq = page[6];
+	assert_int_equal(dk_fence_signal(f, 1), 0);
+	assert_int_equal(page[6], seq); /* nobody sleeps: no wake path taken */
+
+	assert_int_equal(pthread_create(&t, NULL, sleeper_thread, &sl), 0);
+	deadline = dk_deadline_in(30 * DK_NSEC_PER_SEC);
+	while (wpage[2] == 0 && dk_now_ns() < deadline)
+		sched_yield();
+	assert_int_equal(wpage[2], 1); /* one sleeper registered */
+	assert_int_equal(dk_fence_signal(f, 2), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(sl.result, 0);
+	assert_true(page[6] != seq); /* the sleeper was woken through the futex word */
+	assert_int_equal(wpage[2], 0); /* and deregistered itself */
+	munmap((void *)page, 4096);
+	munmap((void *)wpage, 4096);
+	close3(fds);
+	dk_fence_unref(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_error_wakes_thread),
 		cmocka_unit_test(test_wait_spin_bounded),
 		cmocka_unit_test(test_poll_fd_kicked_only_with_pollers),
+		cmocka_unit_test(test_signal_without_sleeper_skips_wake),
 		cmocka_unit_test(test_export_wait_only_seals),
 		cmocka_unit_test(test_export_signaller_before_seal),
 		cmocka_unit_test(test_import_refuses_impostors),

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1828,6 +1829,77 @@ static void test_stats_both_sides(void **state)
 	pair_close(&pr);
 }
 
+/* ---- wake-ups only when someone sleeps ---- */
+
+static void test_no_doorbell_while_consumer_awake(void **state)
+{
+	struct dk_ring_job jobs[16];
+	struct dk_ring_stats st;
+	struct pair pr;
+	uint64_t next = 1;
+
+	(void)state;
+	pair_open(&pr, 16, 16, DK_QOS_NORMAL);
+	/* The service has not gone to sleep: submissions cost no system call. */
+	for (int round = 0; round < 100; round++) {
+		push(pr.p, 4, &next);
+		assert_int_equal(dk_ring_consume(pr.c, jobs, 16), 4);
+		for (int i = 0; i < 4; i++)
+			complete_ok(pr.c, &jobs[i]);
+		assert_int_equal(dk_ring_publish(pr.c), 0);
+		for (int i = 0; i < 4; i++)
+			expect_cqe(pr.p, next - 4 + (uint64_t)i);
+	}
+	dk_ring_stats(pr.p, &st);
+	assert_int_equal(st.doorbells, 0);
+	pair_close(&pr);
+}
+
+struct idler {
+	struct dk_ring *c;
+	int result;
+};
+
+static void *idle_thread(void *arg)
+{
+	struct idler *id = arg;
+
+	id->result = dk_ring_idle(&id->c, 1, dk_deadline_in(LONG_NS));
+	return NULL;
+}
+
+static void test_doorbell_wakes_sleeping_consumer(void **state)
+{
+	struct idler id = {.result = 77};
+	struct dk_ring_stats st;
+	struct pair pr;
+	uint64_t next = 1, deadline;
+	pthread_t t;
+
+	(void)state;
+	pair_open(&pr, 16, 16, DK_QOS_FRUGAL); /* no consumer spin: it goes straight to sleep */
+	pair_header(&pr);
+	id.c = pr.c;
+	assert_int_equal(pthread_create(&t, NULL, idle_thread, &id), 0);
+	/* Wait (bounded) until the consumer has announced that it sleeps. */
+	deadline = dk_deadline_in(LONG_NS);
+	while (!(hdr_load32(pr.hdr, HDR_FLAGS) & 1u) && dk_now_ns() < deadline)
+		sched_yield();
+	assert_true(hdr_load32(pr.hdr, HDR_FLAGS) & 1u);
+	push(pr.p, 1, &next);
+	/* Exactly one wake-up system call, and the consumer saw the work. */
+	dk_ring_stats(pr.p, &st);
+	assert_int_equal(st.doorbells, 1);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(id.result, 1);
+	/* Awake again: the flag is down, the next submission rings nothing. */
+	assert_false(hdr_load32(pr.hdr, HDR_FLAGS) & 1u);
+	push(pr.p, 1, &next);
+	dk_ring_stats(pr.p, &st);
+	assert_int_equal(st.doorbells, 1);
+	pair_close(&pr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1849,6 +1921,8 @@ int main(void)
 		cmocka_unit_test(test_consume_respects_qos_depth),
 		cmocka_unit_test(test_entries_copied_out),
 		cmocka_unit_test(test_get_sqe_zeroed_on_reuse),
+		cmocka_unit_test(test_no_doorbell_while_consumer_awake),
+		cmocka_unit_test(test_doorbell_wakes_sleeping_consumer),
 		cmocka_unit_test(test_corrupt_sq_tail_beyond_window),
 		cmocka_unit_test(test_sq_tail_full_window_is_valid),
 		cmocka_unit_test(test_corrupt_sq_tail_backwards),
