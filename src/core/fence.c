@@ -16,9 +16,9 @@
  * against the snapshot, so a wake between the re-read and the sleep is not lost either. A signal
  * with no sleeper makes no system call and touches neither seq nor the waiter's cache lines.
  *
- * Error record: an error covers every point that was not signalled when it was recorded. The
- * signaller that wins the compare-and-swap of error_point (0 -> value + 1) owns the error, then publishes (error, reason) with a release store of `status`. Readers take
- * the error only once status is non-zero, so they never see half a record.
+ * Error record: an error covers every point that was not signalled when it was recorded.
+ * Signallers serialise on a lock in the page (sig_lock()) and store error_point, then status,
+ * then the value, so a waiter that sees a value also sees every error recorded before it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -58,8 +59,8 @@ struct fence_page {
 	uint16_t minor;
 	uint64_t id;
 	_Atomic uint64_t value;
-	_Atomic uint32_t seq; /* futex word, bumped after every change */
-	uint32_t reserved0;
+	_Atomic uint32_t seq;      /* futex word, bumped when a change finds sleepers */
+	_Atomic uint32_t sig_lock; /* the signallers' lock: the holder's thread id, 0 if free */
 	_Atomic uint64_t error_point; /* 0: no error; else the first point the error covers */
 	_Atomic uint64_t status;      /* (uint32_t)error | (uint64_t)reason << 32, 0 if none */
 };
@@ -284,32 +285,68 @@ static void fence_notify(struct fence_core *c)
 		eventfd_kick(c->event_fd);
 }
 
-static int fence_advance(struct fence_core *c, uint64_t value, bool changed)
+/*
+ * Signallers (this process's threads, other processes holding a writable mapping, the reaper)
+ * serialise on a lock in the timeline page, so that an error record and the value that reports
+ * it are published in one piece: a waiter can never see a value without the error recorded
+ * before it. Waiters take no lock. The lock word holds the holder's thread id: a holder that
+ * died in the middle of a signal (a crashed service) is detected and the lock taken over, so
+ * the reaper is never blocked by the crash it cleans up after.
+ */
+static void sig_lock(struct fence_core *c)
 {
-	uint64_t cur = dk_shm_load_acquire64(&c->page->value);
+	uint32_t me = (uint32_t)gettid(), cur;
+	unsigned int step = 0;
 
 	for (;;) {
-		if (value < cur)
-			return -EINVAL;
-		if (value == cur)
-			break;
-		/* Pairs with the acquire load of value by waiters: the error record (if any) is
-		 * published before the value that reports it. */
-		if (dk_shm_cas64(&c->page->value, &cur, value)) {
-			changed = true;
-			break;
-		}
+		cur = 0;
+		if (atomic_compare_exchange_weak_explicit(&c->page->sig_lock, &cur, me,
+							  memory_order_acquire,
+							  memory_order_relaxed))
+			return;
+		dk_spin_step(&step);
+		if ((step & 1023) == 0 && cur && kill((pid_t)cur, 0) < 0 && errno == ESRCH &&
+		    atomic_compare_exchange_strong_explicit(&c->page->sig_lock, &cur, me,
+							    memory_order_acquire,
+							    memory_order_relaxed))
+			return; /* the holder is gone: take its lock over */
 	}
-	if (changed)
-		fence_notify(c);
-	return 0;
+}
+
+static void sig_unlock(struct fence_core *c)
+{
+	atomic_store_explicit(&c->page->sig_lock, 0, memory_order_release);
+}
+
+/* Advance to @value under the lock. Returns 1 if the page changed, 0 if not, -EINVAL. */
+static int fence_advance_locked(struct fence_core *c, uint64_t value, bool changed)
+{
+	uint64_t cur = atomic_load_explicit(&c->page->value, memory_order_relaxed);
+
+	if (value < cur)
+		return -EINVAL;
+	if (value > cur) {
+		/* Sequentially consistent: the Dekker half of fence_notify(); it also publishes
+		 * an error record stored before it. */
+		atomic_store_explicit(&c->page->value, value, memory_order_seq_cst);
+		changed = true;
+	}
+	return changed;
 }
 
 int dk_fence_signal(struct dk_fence *f, uint64_t value)
 {
-	if (!dk_rights_has(f->rights, DK_RIGHT_SIGNAL) || !f->core->writable)
+	struct fence_core *c = f->core;
+	int r;
+
+	if (!dk_rights_has(f->rights, DK_RIGHT_SIGNAL) || !c->writable)
 		return -EPERM;
-	return fence_advance(f->core, value, false);
+	sig_lock(c);
+	r = fence_advance_locked(c, value, false);
+	sig_unlock(c);
+	if (r > 0)
+		fence_notify(c);
+	return r < 0 ? r : 0;
 }
 
 bool dk_fence_error_valid(int error)
@@ -329,26 +366,32 @@ bool dk_fence_error_valid(int error)
 int dk_fence_signal_error(struct dk_fence *f, uint64_t value, int error, uint32_t reason)
 {
 	struct fence_core *c = f->core;
-	uint64_t none = 0, cur;
 	bool set = false;
+	uint64_t cur;
+	int r;
 
 	if (!dk_rights_has(f->rights, DK_RIGHT_SIGNAL) || !c->writable)
 		return -EPERM;
 	if (!dk_fence_error_valid(error) || reason == DK_REASON_NONE || reason >= DK_REASON_COUNT)
 		return -EINVAL;
-	cur = dk_shm_load_acquire64(&c->page->value);
-	if (value < cur || cur == UINT64_MAX)
+	sig_lock(c);
+	cur = atomic_load_explicit(&c->page->value, memory_order_relaxed);
+	if (value < cur || cur == UINT64_MAX) {
+		sig_unlock(c);
 		return -EINVAL;
-	/* The error covers every point not signalled yet: (cur, value]. Whoever wins the CAS of
-	 * error_point owns the record. */
-	if (dk_shm_cas64(&c->page->error_point, &none, cur + 1)) {
-		/* Pairs with dk_shm_load_acquire64(&status) in readers. */
+	}
+	/* The first error sticks. It covers every point not signalled yet: (cur, value]. A
+	 * record half-written by a holder that died (error_point without status) is rewritten. */
+	if (atomic_load_explicit(&c->page->status, memory_order_relaxed) == 0) {
+		atomic_store_explicit(&c->page->error_point, cur + 1, memory_order_relaxed);
+		/* Pairs with the acquire load of status in fence_read(). */
 		dk_shm_store_release64(&c->page->status,
 				       (uint64_t)(uint32_t)error | ((uint64_t)reason << 32));
 		set = true;
 	}
-	/* A concurrent signaller may have advanced past @value meanwhile: still report. */
-	if (fence_advance(c, value, set) == -EINVAL && set)
+	r = fence_advance_locked(c, value, set);
+	sig_unlock(c);
+	if (r > 0)
 		fence_notify(c);
 	return 0;
 }
@@ -358,7 +401,7 @@ static void fence_read(struct fence_core *c, struct dk_fence_state *st)
 {
 	uint64_t status;
 
-	/* Pairs with the seq_cst CAS of value in fence_advance(): an error published before the
+	/* Pairs with the seq_cst store of value in fence_advance_locked(): an error stored before the
 	 * value that reports it is visible once that value is. Sequentially consistent because
 	 * waiters and pollers re-read it after announcing themselves (see fence_notify()). */
 	st->value = atomic_load_explicit(&c->page->value, memory_order_seq_cst);
@@ -452,7 +495,7 @@ int dk_fence_wait_spin(struct dk_fence *f, uint64_t target, uint64_t deadline_ns
 		if (until > deadline_ns)
 			until = deadline_ns;
 		for (;;) {
-			/* Pairs with the release CAS of value in fence_advance(). */
+			/* Pairs with the seq_cst store of value in fence_advance_locked(). */
 			if (dk_shm_load_acquire64(&c->page->value) >= target)
 				break;
 			dk_spin_step(&i);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -258,6 +259,53 @@ static void test_remote_waiter_deadline(void **state)
 	dk_fence_unref(f);
 }
 
+/* ---- a signaller that dies holding the signallers' lock does not block the reaper ---- */
+
+static void child_dies_holding_lock(int sock, void *arg)
+{
+	const int *fds = arg; /* signaller descriptors, inherited */
+	volatile uint32_t *page;
+	uint8_t ready = 1;
+
+	/* Take the lock the way a signaller in the middle of a signal holds it (offset 28 of
+	 * the timeline page, docs/abi.md), then die there. */
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	CHILD_CHECK(page != MAP_FAILED);
+	page[7] = (uint32_t)gettid();
+	CHILD_CHECK(write(sock, &ready, 1) == 1);
+	raise(SIGKILL);
+}
+
+static void test_reaper_takes_over_dead_holders_lock(void **state)
+{
+	struct dk_fence *f, *w;
+	int fds[DK_FENCE_NR_FDS], sv[2];
+	uint32_t reason = 0;
+	uint8_t ready;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(dk_fence_create(0, &f), 0);
+	assert_int_equal(dk_fence_dup(f, DK_RIGHT_WAIT, &w), 0);
+	assert_int_equal(dk_fence_export(f, DK_RIGHT_SIGNAL | DK_RIGHT_WAIT, fds), 0);
+	assert_int_equal(mp_socketpair(sv), 0);
+	pid = mp_fork(child_dies_holding_lock, sv[1], sv[0], fds);
+	close(sv[1]);
+	assert_int_equal(read(sv[0], &ready, 1), 1);
+	assert_int_equal(mp_join(pid), 1000 + SIGKILL);
+	/* The holder is dead: the reaper's error still goes through, and waiters see it. */
+	assert_int_equal(dk_fence_signal_error(f, UINT64_MAX, -ENODEV, DK_REASON_DRIVER_CRASHED),
+			 0);
+	assert_int_equal(dk_fence_wait(w, 1, dk_deadline_in(30 * DK_NSEC_PER_SEC)), -ENODEV);
+	assert_int_equal(dk_fence_status(w, 1, &reason), -ENODEV);
+	assert_int_equal(reason, DK_REASON_DRIVER_CRASHED);
+	for (int i = 0; i < DK_FENCE_NR_FDS; i++)
+		close(fds[i]);
+	close(sv[0]);
+	dk_fence_unref(w);
+	dk_fence_unref(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_wait_only_holder_cannot_signal),
 		cmocka_unit_test(test_remote_signaller),
 		cmocka_unit_test(test_remote_waiter_deadline),
+		cmocka_unit_test(test_reaper_takes_over_dead_holders_lock),
 	};
 
 	return cmocka_run_group_tests_name("fence-xfer", tests, NULL, NULL);
