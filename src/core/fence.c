@@ -293,9 +293,33 @@ static void fence_notify(struct fence_core *c)
  * died in the middle of a signal (a crashed service) is detected and the lock taken over, so
  * the reaper is never blocked by the crash it cleans up after.
  */
+/* This thread's id, cached: gettid() is a system call, and signalling must not make one. A
+ * forked child starts with its parent's cache, so fork clears it (pthread_atfork). */
+static _Thread_local uint32_t cached_tid;
+static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
+
+static void tid_forget(void)
+{
+	cached_tid = 0;
+}
+
+static void tid_register(void)
+{
+	pthread_atfork(NULL, NULL, tid_forget);
+}
+
+static uint32_t my_tid(void)
+{
+	if (!cached_tid) {
+		pthread_once(&tid_once, tid_register);
+		cached_tid = (uint32_t)gettid();
+	}
+	return cached_tid;
+}
+
 static void sig_lock(struct fence_core *c)
 {
-	uint32_t me = (uint32_t)gettid(), cur;
+	uint32_t me = my_tid(), cur;
 	unsigned int step = 0;
 
 	for (;;) {
