@@ -161,7 +161,7 @@ static void *producer(void *arg)
 	struct dk_cqe cqe;
 
 	while (r->producer_reaped < TOTAL) {
-		uint32_t k = 0, got = 0;
+		uint32_t k = 0, got = 0, space;
 		int ret;
 
 		iter++;
@@ -169,8 +169,10 @@ static void *producer(void *arg)
 			k = 1 + (uint32_t)(rand_r(&seed) % r->depth);
 			if (k > TOTAL - next + 1)
 				k = (uint32_t)(TOTAL - next + 1);
-			if (k > dk_ring_sq_space(r->p))
-				k = dk_ring_sq_space(r->p);
+			/* One reading: the consumer may free more between two. */
+			space = dk_ring_sq_space(r->p);
+			if (k > space)
+				k = space;
 			for (uint32_t i = 0; i < k; i++) {
 				uint64_t t = 0;
 				struct dk_sqe *sqe = dk_ring_get_sqe(r->p, &t);
