@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dkctl - shared helpers of the command groups (main.c, log.c, policy.c).
+ *
+ * Exit status of every command: DKCTL_EXIT_OK, DKCTL_EXIT_FAIL (the operation failed; the
+ * dk_strerror() text is on stderr) or DKCTL_EXIT_USAGE.
+ */
+#ifndef DKCTL_H
+#define DKCTL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define DKCTL_EXIT_OK 0
+#define DKCTL_EXIT_FAIL 1
+#define DKCTL_EXIT_USAGE 2
+
+#define DKCTL_DEFAULT_TIMEOUT_NS (5ull * 1000000000ull)
+
+/* A command group: run() gets argv with argv[0] the group name. */
+struct dkctl_command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+	void (*usage)(FILE *out);
+};
+
+extern const struct dkctl_command dkctl_log_command;
+extern const struct dkctl_command dkctl_policy_command;
+
+/* Parse SECONDS (decimal, > 0, at most one day) into nanoseconds. Returns 0 or -EINVAL. */
+int dkctl_parse_timeout(const char *s, uint64_t *ret_timeout_ns);
+
+/* Parse an unsigned decimal in [@min, @max]. Returns 0 or -EINVAL. */
+int dkctl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret_value);
+
+/* Print @s to @out as a JSON string, quotes included. */
+void dkctl_json_string(FILE *out, const char *s);
+
+/* Report a failed operation: "dkctl: WHAT: dk_strerror(err)" on stderr. Returns 1. */
+int dkctl_fail(const char *what, int err);
+
+/* Report a usage error on stderr, then a hint. Returns 2. */
+int dkctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif /* DKCTL_H */

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dkctl policy - check a policy file offline (the dk-policy engine) and read dk-policyd's
+ * counters (the policyd client API).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <dk/error.h>
+#include <dk/policy.h>
+#include <dk/time.h>
+
+#include "dkctl.h"
+
+static void policy_usage(FILE *out)
+{
+	fprintf(out, "Usage: dkctl policy check FILE [--json]\n"
+		     "       dkctl policy stats --socket PATH [--json] [--timeout SECONDS]\n"
+		     "\n"
+		     "  check FILE         validate a policy file offline: 'FILE: ok (N rules)' or\n"
+		     "                     'FILE:LINE: error'; exit 0 when valid, 1 when not\n"
+		     "  stats              the counters of the dk-policyd at --socket PATH\n"
+		     "  --json             one JSON object per line\n"
+		     "  --timeout SECONDS  deadline of each request (default 5)\n"
+		     "  -h, --help         this text\n");
+}
+
+enum {
+	OPT_SOCKET = 0x100,
+	OPT_JSON,
+	OPT_TIMEOUT,
+};
+
+struct policy_opts {
+	const char *socket;
+	bool json;
+	uint64_t timeout_ns;
+};
+
+/* Parse the options after "policy SUB". Returns -1 to go on, else an exit status. */
+static int parse_opts(int argc, char **argv, bool want_socket, struct policy_opts *o)
+{
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, OPT_SOCKET},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SOCKET:
+			if (!want_socket)
+				return dkctl_usage_error("policy", "--socket does not apply here");
+			o->socket = optarg;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_TIMEOUT:
+			if (dkctl_parse_timeout(optarg, &o->timeout_ns) < 0)
+				return dkctl_usage_error("policy", "bad timeout '%s'", optarg);
+			break;
+		case 'h':
+			policy_usage(stdout);
+			return DKCTL_EXIT_OK;
+		case ':':
+			return dkctl_usage_error("policy", "option '%s' needs an argument",
+						 argv[optind - 1]);
+		default:
+			return dkctl_usage_error("policy", "unknown option '%s'",
+						 argv[optind - 1]);
+		}
+	}
+	return -1;
+}
+
+static int policy_check(int argc, char **argv)
+{
+	struct policy_opts o = {.timeout_ns = DKCTL_DEFAULT_TIMEOUT_NS};
+	struct dk_policy *policy;
+	char msg[DK_POLICY_ERROR_MAX + 4096];
+	const char *path;
+	uint32_t n_rules;
+	int ret, err;
+
+	ret = parse_opts(argc, argv, false, &o);
+	if (ret >= 0)
+		return ret;
+	if (argc - optind != 1)
+		return dkctl_usage_error("policy", "policy check takes one FILE");
+	path = argv[optind];
+
+	err = dk_policy_check_file(path, msg, sizeof(msg));
+	if (err == 0) {
+		/* Valid: load it once more for the rule count. */
+		err = dk_policy_load(path, &policy, NULL);
+		if (err == 0) {
+			n_rules = dk_policy_n_rules(policy);
+			dk_policy_destroy(policy);
+			if (o.json) {
+				fputs("{\"file\":", stdout);
+				dkctl_json_string(stdout, path);
+				printf(",\"valid\":true,\"rules\":%u}\n", n_rules);
+			} else {
+				printf("%s: ok (%u rules)\n", path, n_rules);
+			}
+			return fflush(stdout) == 0 ? DKCTL_EXIT_OK : dkctl_fail("write", -EIO);
+		}
+		snprintf(msg, sizeof(msg), "%s: %s", path, dk_strerror(err));
+	}
+	if (o.json) {
+		fputs("{\"file\":", stdout);
+		dkctl_json_string(stdout, path);
+		printf(",\"valid\":false,\"error\":\"%s\",\"message\":", dk_strerror(err));
+		dkctl_json_string(stdout, msg);
+		fputs("}\n", stdout);
+	} else {
+		printf("%s\n", msg);
+	}
+	fflush(stdout);
+	fprintf(stderr, "dkctl: policy check: %s\n", dk_strerror(err));
+	return DKCTL_EXIT_FAIL;
+}
+
+static int policy_stats(int argc, char **argv)
+{
+	struct policy_opts o = {.timeout_ns = DKCTL_DEFAULT_TIMEOUT_NS};
+	struct dk_policy_client *c;
+	struct dk_policy_stats s;
+	int ret, err;
+
+	ret = parse_opts(argc, argv, true, &o);
+	if (ret >= 0)
+		return ret;
+	if (optind < argc)
+		return dkctl_usage_error("policy", "unexpected argument '%s'", argv[optind]);
+	if (!o.socket)
+		return dkctl_usage_error("policy", "--socket PATH is required");
+	err = dk_policy_connect(o.socket, dk_deadline_in(o.timeout_ns), &c);
+	if (err < 0)
+		return dkctl_fail(o.socket, err);
+	err = dk_policy_stats(c, dk_deadline_in(o.timeout_ns), &s);
+	dk_policy_close(c);
+	if (err < 0)
+		return dkctl_fail("policy stats", err);
+#define U(x) ((unsigned long long)(x))
+	if (o.json)
+		printf("{\"generation\":%llu,\"rules\":%u,\"checks\":%llu,\"allowed\":%llu,"
+		       "\"denied\":%llu,\"refused\":%llu,\"askers_refused\":%llu,"
+		       "\"audited\":%llu,\"unaudited\":%llu,\"reloads\":%llu,"
+		       "\"reload_failures\":%llu,\"clients\":%u,\"clients_refused\":%llu}\n",
+		       U(s.generation), s.rules, U(s.checks), U(s.allowed), U(s.denied),
+		       U(s.refused), U(s.askers_refused), U(s.audited), U(s.unaudited),
+		       U(s.reloads), U(s.reload_failures), s.clients, U(s.clients_refused));
+	else
+		printf("generation:      %llu\n"
+		       "rules:           %u\n"
+		       "checks:          %llu (%llu allowed, %llu denied)\n"
+		       "refused:         %llu (%llu askers refused)\n"
+		       "audited:         %llu (%llu unaudited)\n"
+		       "reloads:         %llu (%llu failed)\n"
+		       "clients:         %u (%llu refused)\n",
+		       U(s.generation), s.rules, U(s.checks), U(s.allowed), U(s.denied),
+		       U(s.refused), U(s.askers_refused), U(s.audited), U(s.unaudited),
+		       U(s.reloads), U(s.reload_failures), s.clients, U(s.clients_refused));
+#undef U
+	return fflush(stdout) == 0 ? DKCTL_EXIT_OK : dkctl_fail("write", -EIO);
+}
+
+static int policy_run(int argc, char **argv)
+{
+	if (argc < 2)
+		return dkctl_usage_error("policy", "policy needs a subcommand: check or stats");
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		policy_usage(stdout);
+		return DKCTL_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "check"))
+		return policy_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stats"))
+		return policy_stats(argc - 1, argv + 1);
+	return dkctl_usage_error("policy", "unknown policy subcommand '%s'", argv[1]);
+}
+
+const struct dkctl_command dkctl_policy_command = {
+	.name = "policy",
+	.summary = "check a policy file offline or read dk-policyd's counters",
+	.run = policy_run,
+	.usage = policy_usage,
+};
