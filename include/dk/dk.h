@@ -17,5 +17,6 @@
 #include <dk/qos.h>
 #include <dk/htable.h>
 #include <dk/ring.h>
+#include <dk/socket.h>
 
 #endif /* DK_DK_H */

@@ -15,6 +15,7 @@
 
 #include <dk/error.h>
 #include <dk/log.h>
+#include <dk/socket.h>
 #include <dk/time.h>
 #include <dk/wire.h>
 
@@ -48,23 +49,6 @@ struct dk_log_client {
 	uint8_t wbuf[DK_FRAME_MAX_SIZE];
 };
 
-static int wait_fd(int fd, short events, uint64_t deadline_ns)
-{
-	struct pollfd pfd = {.fd = fd, .events = events};
-	uint64_t now = dk_now_ns(), left = deadline_ns > now ? deadline_ns - now : 0;
-	struct timespec ts = {.tv_sec = (time_t)(left / DK_NSEC_PER_SEC),
-			      .tv_nsec = (long)(left % DK_NSEC_PER_SEC)};
-	int n;
-
-	do {
-		n = ppoll(&pfd, 1, &ts, NULL);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if (n == 0)
-		return -ETIMEDOUT;
-	return 0;
-}
 
 static int send_frame(struct dk_log_client *c, uint16_t opcode, uint64_t seq, const void *payload,
 		      size_t len, uint64_t deadline_ns, bool nowait)
@@ -88,7 +72,7 @@ static int send_frame(struct dk_log_client *c, uint16_t opcode, uint64_t seq, co
 			return -EPIPE;
 		if (errno != EAGAIN || nowait)
 			return -errno;
-		err = wait_fd(c->fd, POLLOUT, deadline_ns);
+		err = dk_socket_wait(c->fd, POLLOUT, deadline_ns);
 		if (err < 0)
 			return err;
 	}
@@ -113,7 +97,7 @@ static int recv_frame(struct dk_log_client *c, uint64_t deadline_ns, bool nowait
 				return -errno;
 			if (nowait)
 				return -EAGAIN;
-			err = wait_fd(c->fd, POLLIN, deadline_ns);
+			err = dk_socket_wait(c->fd, POLLIN, deadline_ns);
 			if (err < 0)
 				return err;
 			continue;

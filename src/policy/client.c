@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <dk/policy.h>
+#include <dk/socket.h>
 #include <dk/time.h>
 #include <dk/wire.h>
 
@@ -39,21 +40,6 @@ struct dk_policy_client {
 	uint8_t wbuf[DK_FRAME_MAX_SIZE];
 };
 
-static int wait_fd(int fd, short events, uint64_t deadline_ns)
-{
-	struct pollfd pfd = {.fd = fd, .events = events};
-	uint64_t now = dk_now_ns(), left = deadline_ns > now ? deadline_ns - now : 0;
-	struct timespec ts = {.tv_sec = (time_t)(left / DK_NSEC_PER_SEC),
-			      .tv_nsec = (long)(left % DK_NSEC_PER_SEC)};
-	int n;
-
-	do {
-		n = ppoll(&pfd, 1, &ts, NULL);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return n == 0 ? -ETIMEDOUT : 0;
-}
 
 /* Send a request and wait for its reply; *@ret points into c->rbuf until the next call. */
 static int call(struct dk_policy_client *c, uint16_t opcode, const void *payload, size_t len,
@@ -82,7 +68,7 @@ static int call(struct dk_policy_client *c, uint16_t opcode, const void *payload
 			return -EPIPE;
 		if (errno != EAGAIN)
 			return -errno;
-		err = wait_fd(c->fd, POLLOUT, deadline_ns);
+		err = dk_socket_wait(c->fd, POLLOUT, deadline_ns);
 		if (err < 0)
 			return err;
 	}
@@ -99,7 +85,7 @@ static int call(struct dk_policy_client *c, uint16_t opcode, const void *payload
 				return -EPIPE;
 			if (errno != EAGAIN)
 				return -errno;
-			err = wait_fd(c->fd, POLLIN, deadline_ns);
+			err = dk_socket_wait(c->fd, POLLIN, deadline_ns);
 			if (err < 0)
 				return err;
 			continue;

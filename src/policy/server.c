@@ -23,6 +23,7 @@
 #include <dk/error.h>
 #include <dk/log.h>
 #include <dk/qos.h>
+#include <dk/socket.h>
 #include <dk/time.h>
 #include <dk/wire.h>
 
@@ -493,48 +494,6 @@ out:
 
 /* ---- setup ---- */
 
-/* Bind @path, replacing a stale socket file that nobody listens on. */
-static int bind_socket(const char *path, int *ret_fd)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	struct stat st;
-	int fd, err;
-
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(addr.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int probe;
-		bool live;
-
-		if (errno != EADDRINUSE)
-			goto out_errno;
-		probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-		live = probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0;
-		if (probe >= 0)
-			close(probe);
-		if (live || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-			close(fd);
-			return -EADDRINUSE;
-		}
-		unlink(path);
-		if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-			goto out_errno;
-	}
-	if (listen(fd, 64) < 0)
-		goto out_errno;
-	*ret_fd = fd;
-	return 0;
-
-out_errno:
-	err = -errno;
-	close(fd);
-	return err;
-}
-
 int dk_policyd_create(const struct dk_policyd_config *cfg, struct dk_policyd **ret_server,
 		      struct dk_policy_error *ret_error)
 {
@@ -570,7 +529,7 @@ int dk_policyd_create(const struct dk_policyd_config *cfg, struct dk_policyd **r
 		err = -errno;
 		goto out_destroy;
 	}
-	err = bind_socket(cfg->socket_path, &d->lfd);
+	err = dk_socket_listen(cfg->socket_path, 64, &d->lfd);
 	if (err < 0)
 		goto out_destroy; /* socket_path is still NULL: never unlink what is not ours */
 	d->socket_path = strdup(cfg->socket_path);
