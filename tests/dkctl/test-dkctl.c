@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "daemon.h"
+
 #include <dk/log.h>
 #include <dk/time.h>
 
@@ -42,29 +44,6 @@ struct run {
 	char out[OUT_MAX];
 	char err[4096];
 };
-
-static void remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[512];
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		struct stat st;
-
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			remove_tree(path);
-		else
-			unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
 
 /* Start dkctl with @args (NULL-terminated); its stdout and stderr go to the returned fds. */
 static pid_t spawn_dkctl(const char *const *args, int *ret_out, int *ret_err)
@@ -220,13 +199,8 @@ static void logd_start(struct daemon *D)
 
 static void daemon_stop(struct daemon *D)
 {
-	int status;
-
-	assert_int_equal(kill(D->pid, SIGTERM), 0);
-	assert_int_equal(waitpid(D->pid, &status, 0), D->pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	remove_tree(D->dir);
+	dk_test_stop_daemon(D->pid, NULL);
+	dk_test_remove_tree(D->dir);
 }
 
 /* ---- a small JSON-lines check: one flat-ish object per line with the expected keys ---- */
@@ -335,7 +309,7 @@ static void test_policy_check_valid(void **state)
 	assert_non_null(strstr(r->out, "\"valid\":true"));
 	assert_non_null(strstr(r->out, "\"rules\":2"));
 	free(r);
-	remove_tree(D.dir);
+	dk_test_remove_tree(D.dir);
 }
 
 static void test_policy_check_invalid(void **state)
@@ -369,7 +343,7 @@ static void test_policy_check_invalid(void **state)
 	r = RUN("policy", "check", path);
 	assert_int_equal(r->status, 1);
 	free(r);
-	remove_tree(D.dir);
+	dk_test_remove_tree(D.dir);
 }
 
 static void test_usage_errors(void **state)
@@ -449,7 +423,7 @@ static void test_unreachable(void **state)
 	r = RUN("policy", "stats", "--socket", sock, "--timeout", "1");
 	assert_int_equal(r->status, 1);
 	free(r);
-	remove_tree(D.dir);
+	dk_test_remove_tree(D.dir);
 }
 
 /* ---- multiproc: against real daemons ---- */

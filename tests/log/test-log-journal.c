@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "daemon.h"
+
 #include <dk/log.h>
 #include <dk/time.h>
 
@@ -222,24 +224,6 @@ static char *make_tmpdir(void)
 	return dir;
 }
 
-static void remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[512];
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 /* Bytes and files on disk; @ret_max: the largest file. */
 static uint64_t disk_usage(const char *dir, int *ret_files, uint64_t *ret_max)
 {
@@ -336,7 +320,7 @@ static void test_rotation_and_quota(void **state)
 		assert_true(files <= 2);
 		dk_logj_destroy(j);
 	}
-	remove_tree(dir);
+	dk_test_remove_tree(dir);
 	free(dir);
 }
 
@@ -392,7 +376,7 @@ static void test_redacted_on_disk(void **state)
 	assert_null(strstr(buf, "hunter2"));
 	assert_null(strstr(buf, "abc"));
 	assert_non_null(strstr(buf, "\"redacted\":true"));
-	remove_tree(dir);
+	dk_test_remove_tree(dir);
 	free(dir);
 }
 

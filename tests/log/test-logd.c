@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "daemon.h"
+
 #include <dk/error.h>
 #include <dk/frame.h>
 #include <dk/log.h>
@@ -89,41 +91,11 @@ static void logd_start(struct logd *L, const char *const *extra)
 	close(p[0]);
 }
 
-static void remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[512];
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		struct stat st;
-
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			remove_tree(path);
-		else
-			unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 /* SIGTERM: the daemon exits 0 and leaves no socket file. */
 static void logd_stop(struct logd *L)
 {
-	int status;
-
-	assert_int_equal(kill(L->pid, SIGTERM), 0);
-	assert_int_equal(waitpid(L->pid, &status, 0), L->pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(access(L->sock, F_OK), -1);
-	assert_int_equal(errno, ENOENT);
-	remove_tree(L->dir);
+	dk_test_stop_daemon(L->pid, L->sock);
+	dk_test_remove_tree(L->dir);
 }
 
 static struct dk_log_client *client(struct logd *L, const char *name)

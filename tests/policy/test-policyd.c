@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "daemon.h"
+
 #include <dk/error.h>
 #include <dk/frame.h>
 #include <dk/log.h>
@@ -178,40 +180,10 @@ static void start_policyd(struct stack *S, bool with_logd, const char *extra1, c
 	S->policyd = spawn(getenv("DK_POLICYD_WRAPPER"), argv, S->errlog);
 }
 
-static void remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[512];
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		struct stat st;
-
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			remove_tree(path);
-		else
-			unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 /* SIGTERM: the daemon exits 0 and leaves no socket file. */
 static void stop(pid_t pid, const char *sock)
 {
-	int status;
-
-	assert_int_equal(kill(pid, SIGTERM), 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(access(sock, F_OK), -1);
-	assert_int_equal(errno, ENOENT);
+	dk_test_stop_daemon(pid, sock);
 }
 
 static void stack_stop(struct stack *S)
@@ -220,7 +192,7 @@ static void stack_stop(struct stack *S)
 		stop(S->policyd, S->sock);
 	if (S->logd)
 		stop(S->logd, S->logd_sock);
-	remove_tree(S->dir);
+	dk_test_remove_tree(S->dir);
 }
 
 static struct dk_policy_client *pclient(struct stack *S)
@@ -767,7 +739,7 @@ static void test_invalid_policy_at_start(void **state)
 	assert_true(read(fd, errtext, sizeof(errtext) - 1) > 0);
 	close(fd);
 	assert_non_null(strstr(errtext, ":4: rule 'r': max_fences '0' is out of range"));
-	remove_tree(S.dir);
+	dk_test_remove_tree(S.dir);
 }
 
 int main(void)
