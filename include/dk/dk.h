@@ -18,5 +18,7 @@
 #include <dk/htable.h>
 #include <dk/ring.h>
 #include <dk/socket.h>
+#include <dk/msg.h>
+#include <dk/runtime.h>
 
 #endif /* DK_DK_H */

@@ -32,6 +32,20 @@ DK_EXPORT int dk_socket_listen(const char *path, int backlog, int *ret_fd);
  */
 DK_EXPORT int dk_socket_wait(int fd, short events, uint64_t deadline_ns);
 
+/*
+ * dk_socket_connect - a non-blocking, close-on-exec SOCK_SEQPACKET socket connected to @path.
+ * A full backlog is retried until @deadline_ns.
+ * Returns 0 and the descriptor; -EINVAL; -ENAMETOOLONG; -ENOENT / -ECONNREFUSED (nobody
+ * listens); -ETIMEDOUT; another errno.
+ */
+DK_EXPORT int dk_socket_connect(const char *path, uint64_t deadline_ns, int *ret_fd);
+
+/*
+ * dk_socket_peer - the kernel-verified identity of @fd's peer (SO_PEERCRED: as it was when the
+ * connection or socketpair was made). Any out-parameter may be NULL. Returns 0 or -errno.
+ */
+DK_EXPORT int dk_socket_peer(int fd, uint32_t *ret_pid, uint32_t *ret_uid, uint32_t *ret_gid);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * proto.c - the runtime's frame protocol tables and small shared helpers (dk/runtime.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dk/runtime.h>
+
+#define NAME_WIRE_MAX (2u + DK_RT_NAME_MAX)
+
+static const struct dk_frame_opdesc supctl_ops[] = {
+	{DK_SUPCTL_OP_READY, 0, 0, 0, "ready"},
+	{DK_SUPCTL_OP_FENCE_REGISTER, 0, 8, 8, "fence-register"},
+	{DK_SUPCTL_OP_FENCE_RELEASE, 0, 8, 8, "fence-release"},
+	{DK_SUPCTL_OP_ATTACH, 0, 16 + 3 * 3, 16 + 3 * NAME_WIRE_MAX, "attach"},
+	{DK_SUPCTL_OP_DETACH, 0, 16 + 3, 16 + NAME_WIRE_MAX, "detach"},
+};
+const struct dk_frame_proto dk_supctl_proto = {
+	.name = "supctl",
+	.minor = DK_SUPCTL_PROTO_MINOR,
+	.n_ops = sizeof(supctl_ops) / sizeof(supctl_ops[0]),
+	.ops = supctl_ops,
+};
+
+static const struct dk_frame_opdesc supd_ops[] = {
+	{DK_SUPD_OP_STATUS, 0, 0, 0, "status"},
+	{DK_SUPD_OP_STOP, 0, 0, 0, "stop"},
+};
+const struct dk_frame_proto dk_supd_proto = {
+	.name = "supervisor",
+	.minor = DK_SUPD_PROTO_MINOR,
+	.n_ops = 2,
+	.ops = supd_ops,
+};
+static const struct dk_frame_opdesc supd_reply_ops[] = {
+	{DK_SUPD_OP_STATUS, 0, 16, DK_FRAME_MAX_PAYLOAD, "status"},
+	{DK_SUPD_OP_STOP, 0, 0, 0, "stop"},
+};
+const struct dk_frame_proto dk_supd_reply_proto = {
+	.name = "supervisor-reply",
+	.minor = DK_SUPD_PROTO_MINOR,
+	.n_ops = 2,
+	.ops = supd_reply_ops,
+};
+
+static const struct dk_frame_opdesc broker_ops[] = {
+	{DK_BROKER_OP_OPEN, 0, 3, NAME_WIRE_MAX, "open"},
+	{DK_BROKER_OP_LIST, 0, 0, 0, "list"},
+	{DK_BROKER_OP_STATUS, 0, 0, 0, "status"},
+};
+const struct dk_frame_proto dk_broker_proto = {
+	.name = "broker",
+	.minor = DK_BROKER_PROTO_MINOR,
+	.n_ops = 3,
+	.ops = broker_ops,
+};
+static const struct dk_frame_opdesc broker_reply_ops[] = {
+	{DK_BROKER_OP_OPEN, 0, 48 + 3, 48 + NAME_WIRE_MAX, "open"},
+	{DK_BROKER_OP_LIST, 0, 8, DK_FRAME_MAX_PAYLOAD, "list"},
+	{DK_BROKER_OP_STATUS, 0, 24, DK_FRAME_MAX_PAYLOAD, "status"},
+};
+const struct dk_frame_proto dk_broker_reply_proto = {
+	.name = "broker-reply",
+	.minor = DK_BROKER_PROTO_MINOR,
+	.n_ops = 3,
+	.ops = broker_reply_ops,
+};
+
+static const struct dk_frame_opdesc devctl_ops[] = {
+	{DK_DEVCTL_OP_SESSION, 0, DK_DEVCTL_SESSION_PAYLOAD, DK_DEVCTL_SESSION_PAYLOAD, "session"},
+	{DK_DEVCTL_OP_SESSION_END, 0, 8, 8, "session-end"},
+};
+const struct dk_frame_proto dk_devctl_proto = {
+	.name = "devctl",
+	.minor = DK_DEVCTL_PROTO_MINOR,
+	.n_ops = 2,
+	.ops = devctl_ops,
+};
+static const struct dk_frame_opdesc devctl_reply_ops[] = {
+	{DK_DEVCTL_OP_SESSION, 0, 0, 0, "session"},
+};
+const struct dk_frame_proto dk_devctl_reply_proto = {
+	.name = "devctl-reply",
+	.minor = DK_DEVCTL_PROTO_MINOR,
+	.n_ops = 1,
+	.ops = devctl_reply_ops,
+};
+
+static const struct dk_frame_opdesc session_ops[] = {
+	{DK_SESSION_OP_REG_BUFFER, 0, 16, 16, "reg-buffer"},
+	{DK_SESSION_OP_REG_FENCE, 0, 8, 8, "reg-fence"},
+	{DK_SESSION_OP_UNREGISTER, 0, 8, 8, "unregister"},
+	{DK_SESSION_OP_CREATE_QUEUE, 0, 16, 16, "create-queue"},
+	{DK_SESSION_OP_DESTROY_QUEUE, 0, 8, 8, "destroy-queue"},
+	{DK_SESSION_OP_STATS, 0, 0, 0, "stats"},
+};
+const struct dk_frame_proto dk_session_proto = {
+	.name = "session",
+	.minor = DK_SESSION_PROTO_MINOR,
+	.n_ops = sizeof(session_ops) / sizeof(session_ops[0]),
+	.ops = session_ops,
+};
+static const struct dk_frame_opdesc session_reply_ops[] = {
+	{DK_SESSION_OP_REG_BUFFER, 0, 8, 8, "reg-buffer"},
+	{DK_SESSION_OP_REG_FENCE, 0, 8, 8, "reg-fence"},
+	{DK_SESSION_OP_UNREGISTER, 0, 0, 0, "unregister"},
+	{DK_SESSION_OP_CREATE_QUEUE, 0, 8, 8, "create-queue"},
+	{DK_SESSION_OP_DESTROY_QUEUE, 0, 0, 0, "destroy-queue"},
+	{DK_SESSION_OP_STATS, 0, DK_SESSION_STATS_PAYLOAD, DK_SESSION_STATS_PAYLOAD, "stats"},
+};
+const struct dk_frame_proto dk_session_reply_proto = {
+	.name = "session-reply",
+	.minor = DK_SESSION_PROTO_MINOR,
+	.n_ops = sizeof(session_reply_ops) / sizeof(session_reply_ops[0]),
+	.ops = session_reply_ops,
+};
+
+const char *dk_device_state_name(uint32_t state)
+{
+	switch (state) {
+	case DK_DEVICE_UP:
+		return "up";
+	case DK_DEVICE_RESTARTING:
+		return "restarting";
+	case DK_DEVICE_FAILED:
+		return "failed";
+	default:
+		return "unknown";
+	}
+}
+
+const char *dk_service_state_name(uint32_t state)
+{
+	static const char *const names[] = {
+		[DK_SERVICE_STARTING] = "starting", [DK_SERVICE_RUNNING] = "running",
+		[DK_SERVICE_BACKOFF] = "backoff",   [DK_SERVICE_FAILED] = "failed",
+		[DK_SERVICE_STOPPING] = "stopping", [DK_SERVICE_STOPPED] = "stopped",
+	};
+
+	if (state >= sizeof(names) / sizeof(names[0]) || !names[state])
+		return "unknown";
+	return names[state];
+}
+
+int dk_runtime_path(const char *dir, const char *name, char *buf, size_t size)
+{
+	int n;
+
+	if (!dir || !name || !buf)
+		return -EINVAL;
+	if (size > DK_RT_PATH_MAX)
+		size = DK_RT_PATH_MAX;
+	n = snprintf(buf, size, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int dk_runtime_dir_default(char *buf, size_t size)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (!buf)
+		return -EINVAL;
+	if (!xdg || xdg[0] != '/')
+		return -ENOENT;
+	n = snprintf(buf, size, "%s/driverkit", xdg);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int dk_rt_check_name(const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return -EINVAL;
+	n = strlen(s);
+	if (n == 0 || n > DK_RT_NAME_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return -EINVAL;
+	}
+	return 0;
+}
