@@ -39,6 +39,8 @@
 extern "C" {
 #endif
 
+struct dk_fence;
+
 #define DK_RT_NAME_MAX 63u   /* service, device and class names */
 #define DK_RT_PATH_MAX 108u  /* sun_path: every socket path, with its NUL */
 
@@ -120,6 +122,29 @@ enum dk_supctl_opcode {
 #define DK_SUPCTL_FENCES_MAX 4096u /* registered fences per service start */
 
 DK_EXPORT extern const struct dk_frame_proto dk_supctl_proto;
+
+/*
+ * The child side of the control socket, for every process the supervisor starts.
+ * dk_child_control_fd - the control socket from $DK_SUPERVISOR_FD: the descriptor, or -ENOENT
+ * when not started by a supervisor, -EBADF when the variable does not name a socket.
+ */
+DK_EXPORT int dk_child_control_fd(void);
+
+/* dk_child_ready - tell the supervisor set-up is done. 0; -ENOENT (no supervisor); -errno. */
+DK_EXPORT int dk_child_ready(uint64_t deadline_ns);
+
+/*
+ * dk_child_fence_register - put @fence (which must hold SIGNAL|WAIT|TRANSFER and not be sealed)
+ * in the supervisor's registry under @tag, so that if this process dies every waiter on it
+ * wakes with -ENODEV / DK_REASON_DRIVER_CRASHED. Call it before any other process can wait on
+ * the fence. The registration is in the control socket when this returns, so it counts even if
+ * the process dies before the supervisor reads it.
+ * Returns 0; -ENOENT (no supervisor); the errors of dk_fence_export() and dk_msg_send().
+ */
+DK_EXPORT int dk_child_fence_register(struct dk_fence *fence, uint64_t tag, uint64_t deadline_ns);
+
+/* dk_child_fence_release - drop registration @tag (the fence is no longer used). */
+DK_EXPORT int dk_child_fence_release(uint64_t tag, uint64_t deadline_ns);
 
 /* ---- "supervisor": $RT/supervisor.sock (dkctl) -------------------------------------------- */
 
