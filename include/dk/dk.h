@@ -20,5 +20,6 @@
 #include <dk/socket.h>
 #include <dk/msg.h>
 #include <dk/runtime.h>
+#include <dk/client.h>
 
 #endif /* DK_DK_H */

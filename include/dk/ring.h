@@ -222,6 +222,19 @@ DK_EXPORT void dk_ring_mark_broken(struct dk_ring *ring, uint32_t reason);
  */
 DK_EXPORT int dk_ring_idle(struct dk_ring *const *rings, uint32_t n, uint64_t deadline_ns);
 
+/*
+ * dk_ring_idle_wake - dk_ring_idle() that also returns as soon as *@wake differs from
+ * @wake_seen, i.e. another thread called dk_ring_wake(@wake) after the caller read @wake_seen.
+ * Lets a service thread sleep on its queues and on "something else changed" (a new queue, a
+ * control message) at once. @n may be 0 (then only @wake and the deadline end the wait).
+ * Returns 1 when work is pending, 2 when woken, 0 at the deadline; -EINVAL.
+ */
+DK_EXPORT int dk_ring_idle_wake(struct dk_ring *const *rings, uint32_t n, uint32_t *wake,
+				uint32_t wake_seen, uint64_t deadline_ns);
+
+/* dk_ring_wake - bump *@wake and wake a thread in dk_ring_idle_wake() on it. */
+DK_EXPORT void dk_ring_wake(uint32_t *wake);
+
 /* ---- the producer (client) side --------------------------------------------------------- */
 
 /*

@@ -505,11 +505,24 @@ static int futex_waitv_abs(struct futex_waitv_arg *w, uint32_t n, uint64_t deadl
 }
 
 /* Sleep on the doorbells of the rings selected by @mask_frugal (false: non-Frugal only). */
-static void sleep_doorbells(struct dk_ring *const *rings, uint32_t n, bool all,
-			    uint64_t deadline_ns)
+static bool woken(const uint32_t *wake, uint32_t seen)
 {
-	struct futex_waitv_arg w[DK_RING_WAIT_MAX];
+	return wake && __atomic_load_n(wake, __ATOMIC_ACQUIRE) != seen;
+}
+
+static void sleep_doorbells(struct dk_ring *const *rings, uint32_t n, bool all,
+			    const uint32_t *wake, uint32_t wake_seen, uint64_t deadline_ns)
+{
+	struct futex_waitv_arg w[DK_RING_WAIT_MAX + 1];
 	uint32_t k = 0, i;
+
+	if (wake) {
+		w[k].val = wake_seen;
+		w[k].uaddr = (uint64_t)(uintptr_t)wake;
+		w[k].flags = FUTEX2_SIZE_U32;
+		w[k].reserved = 0;
+		k++;
+	}
 
 	for (i = 0; i < n; i++) {
 		struct dk_ring *r = rings[i];
@@ -537,6 +550,8 @@ static void sleep_doorbells(struct dk_ring *const *rings, uint32_t n, bool all,
 	for (i = 0; i < n; i++)
 		if ((all || rings[i]->qos != DK_QOS_FRUGAL) && ring_ready(rings[i]))
 			goto out_clear;
+	if (woken(wake, wake_seen))
+		goto out_clear;
 	futex_waitv_abs(w, k, deadline_ns);
 	for (i = 0; i < n; i++)
 		rings[i]->st.doorbells++;
@@ -561,14 +576,13 @@ static int pending_kind(struct dk_ring *const *rings, uint32_t n)
 	return kind;
 }
 
-int dk_ring_idle(struct dk_ring *const *rings, uint32_t n, uint64_t deadline_ns)
+static int ring_idle(struct dk_ring *const *rings, uint32_t n, const uint32_t *wake,
+		     uint32_t wake_seen, uint64_t deadline_ns)
 {
 	uint64_t spin_ns = 0, coalesce_ns = 0, now, until;
 	unsigned int iter = 0;
 	int kind, ret;
 
-	if (!rings || n == 0 || n > DK_RING_WAIT_MAX)
-		return -EINVAL;
 	ret = dk_deadline_check(deadline_ns);
 	if (ret < 0)
 		return ret;
@@ -582,11 +596,15 @@ int dk_ring_idle(struct dk_ring *const *rings, uint32_t n, uint64_t deadline_ns)
 	}
 
 	kind = pending_kind(rings, n);
+	if (kind == 0 && woken(wake, wake_seen))
+		return 2;
 	if (kind == 0 && spin_ns) {
 		/* Adaptive polling: a busy queue is served without any system call. */
 		now = dk_now_ns();
 		until = now + spin_ns < deadline_ns ? now + spin_ns : deadline_ns;
 		while ((kind = pending_kind(rings, n)) == 0) {
+			if (woken(wake, wake_seen))
+				return 2;
 			dk_spin_step(&iter);
 			if ((iter & 63) == 0 && dk_now_ns() >= until)
 				break;
@@ -597,9 +615,11 @@ int dk_ring_idle(struct dk_ring *const *rings, uint32_t n, uint64_t deadline_ns)
 	/* Sleep until there is work or the deadline: a wake-up can be spurious (a doorbell rung
 	 * for a submission that was already served), so look again after each one. */
 	while (kind == 0) {
+		if (woken(wake, wake_seen))
+			return 2;
 		if (dk_now_ns() >= deadline_ns)
 			return 0;
-		sleep_doorbells(rings, n, true, deadline_ns);
+		sleep_doorbells(rings, n, true, wake, wake_seen, deadline_ns);
 		kind = pending_kind(rings, n);
 	}
 	if (kind == 1 && coalesce_ns) {
@@ -607,8 +627,32 @@ int dk_ring_idle(struct dk_ring *const *rings, uint32_t n, uint64_t deadline_ns)
 		until = dk_now_ns() + coalesce_ns;
 		if (until > deadline_ns)
 			until = deadline_ns;
-		while (pending_kind(rings, n) == 1 && dk_now_ns() < until)
-			sleep_doorbells(rings, n, false, until);
+		while (pending_kind(rings, n) == 1 && dk_now_ns() < until &&
+		       !woken(wake, wake_seen))
+			sleep_doorbells(rings, n, false, wake, wake_seen, until);
 	}
 	return pending_kind(rings, n) ? 1 : 0;
+}
+
+int dk_ring_idle(struct dk_ring *const *rings, uint32_t n, uint64_t deadline_ns)
+{
+	if (!rings || n == 0 || n > DK_RING_WAIT_MAX)
+		return -EINVAL;
+	return ring_idle(rings, n, NULL, 0, deadline_ns);
+}
+
+int dk_ring_idle_wake(struct dk_ring *const *rings, uint32_t n, uint32_t *wake,
+		      uint32_t wake_seen, uint64_t deadline_ns)
+{
+	if (!wake || (n && !rings) || n > DK_RING_WAIT_MAX)
+		return -EINVAL;
+	return ring_idle(rings, n, wake, wake_seen, deadline_ns);
+}
+
+void dk_ring_wake(uint32_t *wake)
+{
+	if (!wake)
+		return;
+	__atomic_fetch_add(wake, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, wake, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
