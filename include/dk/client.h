@@ -88,6 +88,16 @@ DK_EXPORT int dk_device_open(struct dk_client *client, const char *device, uint6
 			     struct dk_device **ret_device);
 
 /*
+ * dk_device_adopt - a device on a session socket that came another way than dk_device_open():
+ * relayed by a process that opened it, or from a harness that plays the broker (tests).
+ * @fd: the session socket, taken over on success. @grant: what the session was granted.
+ * @name: the device name. Such a device cannot be reopened (dk_device_reopen(): -ENODEV).
+ * Returns 0; -EINVAL; -ENOMEM.
+ */
+DK_EXPORT int dk_device_adopt(int fd, const struct dk_session_grant *grant, const char *name,
+			      struct dk_device **ret_device);
+
+/*
  * dk_device_close - end the session: the service drops its registrations and queues. Queues
  * created on @device are destroyed (their struct dk_ring pointers become invalid). NULL ok.
  */

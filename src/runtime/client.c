@@ -242,6 +242,23 @@ int dk_device_open(struct dk_client *client, const char *device, uint64_t deadli
 	return 0;
 }
 
+int dk_device_adopt(int fd, const struct dk_session_grant *grant, const char *name,
+		    struct dk_device **ret_device)
+{
+	struct dk_device *d;
+
+	if (fd < 0 || !grant || !ret_device || dk_rt_check_name(name) < 0)
+		return -EINVAL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->fd = fd;
+	d->grant = *grant;
+	strcpy(d->name, name);
+	*ret_device = d;
+	return 0;
+}
+
 static void free_queues(struct dk_device *d)
 {
 	for (uint32_t i = 0; i < QUEUES_KEPT; i++) {
@@ -299,6 +316,8 @@ int dk_device_reopen(struct dk_device *device, uint64_t deadline_ns)
 	err = dk_deadline_check(deadline_ns);
 	if (err < 0)
 		return err;
+	if (!device->client)
+		return -ENODEV;
 	drop_session(device);
 	for (uint32_t attempt = 0; attempt < DK_CLIENT_REOPEN_ATTEMPTS; attempt++) {
 		struct timespec ts;
