@@ -153,15 +153,21 @@ int dk_policy_check_file(const char *path, char *msg, size_t msg_size);
 
 /* ---- the "policyd" protocol (docs/policy.md, "Protocol") ---- */
 
-#define DK_POLICYD_PROTO_MINOR 0
+#define DK_POLICYD_PROTO_MINOR 1
 enum dk_policyd_opcode {
 	DK_POLICYD_OP_CHECK = 0x0001, /* a question; reply: the decision */
 	DK_POLICYD_OP_STATS = 0x0002, /* counters */
+	/* Since minor 1: re-read the policy file, as SIGHUP does. Payload empty. Reply (also when
+	 * the file is refused): i32 error (0 or -errno of the load), u32 line (0: not about one
+	 * line), u64 generation and u32 rules in force afterwards, u32 0, string message ("" on
+	 * success). Askers only, like every request. */
+	DK_POLICYD_OP_RELOAD = 0x0003,
 };
 
 #define DK_POLICYD_CHECK_FIXED 12u /* u8 kinds, u8 0, u16 0, u32 uid, u32 gid; then 3 strings */
 #define DK_POLICYD_DECISION_FIXED 40u /* without the rule string */
 #define DK_POLICYD_STATS_SIZE 96u
+#define DK_POLICYD_RELOAD_FIXED 24u /* without the message string */
 
 /* The "policyd" request table (for dk_frame_decode()). Static. */
 DK_EXPORT extern const struct dk_frame_proto dk_policyd_proto;
@@ -209,6 +215,21 @@ DK_EXPORT int dk_policy_check(struct dk_policy_client *client,
 /* dk_policy_stats - the daemon's counters. Returns 0 or -errno as dk_policy_check(). */
 DK_EXPORT int dk_policy_stats(struct dk_policy_client *client, uint64_t deadline_ns,
 			      struct dk_policy_stats *ret_stats);
+
+/*
+ * dk_policy_reload - ask the daemon to re-read its policy file (as SIGHUP does) and wait for the
+ * result. A valid file replaces the policy between two requests and the generation goes up by
+ * one; an invalid one is refused and the policy in force stays. Either way the daemon journals
+ * the outcome. Only askers may reload.
+ * @ret_error: optional; when the file is refused, the line (0 when the error is not about one
+ *   line) and the message, as dk_policy_load() reports them. Untouched otherwise.
+ * Returns 0 (reloaded); the load's error when the file is refused (-EINVAL: not a valid policy,
+ * -EFBIG, or the -errno of reading it, e.g. -ENOENT), with @ret_error filled; -EACCES (this
+ * process's uid may not ask; @ret_error untouched); -EOPNOTSUPP (a daemon older than minor 1);
+ * -EINVAL (bad argument or deadline), -EPROTO, -ETIMEDOUT, -EPIPE.
+ */
+DK_EXPORT int dk_policy_reload(struct dk_policy_client *client, uint64_t deadline_ns,
+			       struct dk_policy_error *ret_error);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,8 @@ static const struct dk_frame_opdesc reply_ops[] = {
 	{DK_POLICYD_OP_CHECK, 0, DK_POLICYD_DECISION_FIXED + 2,
 	 DK_POLICYD_DECISION_FIXED + 2 + DK_POLICY_NAME_MAX, "check"},
 	{DK_POLICYD_OP_STATS, 0, DK_POLICYD_STATS_SIZE, DK_POLICYD_STATS_SIZE, "stats"},
+	{DK_POLICYD_OP_RELOAD, 1, DK_POLICYD_RELOAD_FIXED + 2,
+	 DK_POLICYD_RELOAD_FIXED + 2 + DK_POLICY_ERROR_MAX - 1, "reload"},
 };
 
 static const struct dk_frame_proto reply_proto = {
@@ -237,4 +239,34 @@ int dk_policy_stats(struct dk_policy_client *client, uint64_t deadline_ns,
 		return -EPROTO;
 	*ret_stats = s;
 	return 0;
+}
+
+int dk_policy_reload(struct dk_policy_client *client, uint64_t deadline_ns,
+		     struct dk_policy_error *ret_error)
+{
+	struct dk_policy_error e = {0};
+	struct dk_wire_reader r;
+	struct dk_frame f;
+	uint32_t reserved;
+	int32_t result;
+	int err;
+
+	if (!client)
+		return -EINVAL;
+	err = call(client, DK_POLICYD_OP_RELOAD, NULL, 0, deadline_ns, &f);
+	if (err < 0)
+		return err;
+	dk_wire_reader_init(&r, f.payload, f.known_length);
+	result = (int32_t)dk_wire_get_u32(&r);
+	e.line = dk_wire_get_u32(&r);
+	(void)dk_wire_get_u64(&r); /* generation in force: dk_policy_stats() has it too */
+	(void)dk_wire_get_u32(&r); /* rules in force */
+	reserved = dk_wire_get_u32(&r);
+	dk_wire_get_string(&r, e.message, sizeof(e.message));
+	if (dk_wire_reader_error(&r) < 0 || reserved != 0 || result > 0 || result < -4095 ||
+	    (result == 0 && (e.line || e.message[0])))
+		return -EPROTO;
+	if (result < 0 && ret_error)
+		*ret_error = e;
+	return result;
 }

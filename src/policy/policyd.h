@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * policyd.h - the dk-policyd server library (part of libdk-policy): the socket server that
- * answers CHECK and STATS, audits every decision to dk-logd and reloads the policy on SIGHUP.
+ * answers CHECK, STATS and RELOAD, audits every decision to dk-logd and reloads the policy on
+ * SIGHUP or when an asker sends RELOAD.
  * Used by daemons/policyd and the tests; not part of libdk (docs/policy.md).
  *
  * Reports go to the caller through a callback (the daemon prints them); nothing here prints.
@@ -23,7 +24,7 @@
 
 struct dk_policyd_config {
 	const char *socket_path; /* required */
-	const char *policy_path; /* required; loaded at create, reloaded on SIGHUP */
+	const char *policy_path; /* required; loaded at create; SIGHUP, RELOAD re-read */
 	const char *logd_path;   /* NULL: no audit journal (every decision counts as unaudited) */
 	uint32_t askers[DK_POLICYD_ASKERS_MAX]; /* uids allowed to ask */
 	uint32_t n_askers;                      /* 1..DK_POLICYD_ASKERS_MAX */

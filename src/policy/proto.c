@@ -4,11 +4,13 @@
  */
 #include <dk/policy.h>
 
-/* CHECK: the fixed part and three strings (service, device, class) of at most NAME_MAX. */
+/* CHECK: the fixed part and three strings (service, device, class) of at most NAME_MAX.
+ * RELOAD came with minor 1: a sender of minor 0 cannot ask for it. */
 static const struct dk_frame_opdesc policyd_ops[] = {
 	{DK_POLICYD_OP_CHECK, 0, DK_POLICYD_CHECK_FIXED + 6,
 	 DK_POLICYD_CHECK_FIXED + 3 * (2 + DK_POLICY_NAME_MAX), "check"},
 	{DK_POLICYD_OP_STATS, 0, 0, 0, "stats"},
+	{DK_POLICYD_OP_RELOAD, 1, 0, 0, "reload"},
 };
 
 const struct dk_frame_proto dk_policyd_proto = {

@@ -271,6 +271,80 @@ static int op_stats(struct dk_policyd *d, struct conn *c, const struct dk_frame 
 	return conn_send(d, c, f->opcode, DK_FRAME_F_REPLY, f->seq, p, sizeof(p)) < 0 ? 1 : 0;
 }
 
+/* ---- reload ---- */
+
+/*
+ * Re-read the policy file: SIGHUP (@c NULL) or a RELOAD request from asker @c. Returns 0 when
+ * the new policy is in force, else the load's error with @e filled (the old policy stays).
+ */
+static int reload(struct dk_policyd *d, const struct conn *c, struct dk_policy_error *e)
+{
+	char fields[DK_LOG_FIELDS_MAX + 1], message[DK_LOG_MESSAGE_MAX + 1], who[96];
+	struct dk_policy *pol;
+	int err;
+
+	memset(e, 0, sizeof(*e));
+	err = dk_policy_load(d->policy_path, &pol, e);
+	if (c)
+		snprintf(who, sizeof(who),
+			 "trigger=request asker_pid=%" PRIu32 " asker_uid=%" PRIu32, c->pid,
+			 c->uid);
+	else
+		snprintf(who, sizeof(who), "trigger=sighup");
+	if (err < 0) {
+		d->st.reload_failures++;
+		report(d, "reload refused, generation %" PRIu64 " stays in force: %s:%" PRIu32
+			  ": %s",
+			d->st.generation, d->policy_path, e->line, e->message);
+		snprintf(message, sizeof(message), "reload refused: line %" PRIu32 ": %.200s",
+			 e->line, e->message);
+		snprintf(fields, sizeof(fields),
+			 "event=reload result=refused line=%" PRIu32 " generation=%" PRIu64 " %s",
+			 e->line, d->st.generation, who);
+		audit(d, DK_LOG_ERROR, message, fields);
+		return err;
+	}
+	/* Between requests: the loop is single-threaded, so the swap is atomic for askers. */
+	dk_policy_destroy(d->policy);
+	d->policy = pol;
+	d->st.generation++;
+	d->st.reloads++;
+	report(d, "reloaded %s: %" PRIu32 " rules, generation %" PRIu64, d->policy_path,
+	       dk_policy_n_rules(pol), d->st.generation);
+	snprintf(message, sizeof(message), "policy reloaded: %" PRIu32 " rules",
+		 dk_policy_n_rules(pol));
+	snprintf(fields, sizeof(fields),
+		 "event=reload result=ok rules=%" PRIu32 " generation=%" PRIu64 " %s",
+		 dk_policy_n_rules(pol), d->st.generation, who);
+	audit(d, DK_LOG_NOTICE, message, fields);
+	return 0;
+}
+
+/* RELOAD: the same as SIGHUP, answered with the result (a refused file is not a frame error). */
+static int op_reload(struct dk_policyd *d, struct conn *c, const struct dk_frame *f)
+{
+	uint8_t p[DK_POLICYD_RELOAD_FIXED + 2 + DK_POLICY_ERROR_MAX];
+	struct dk_policy_error e;
+	struct dk_wire_writer w;
+	int err = reload(d, c, &e);
+
+	if (err == 0)
+		memset(&e, 0, sizeof(e));
+	e.message[sizeof(e.message) - 1] = '\0';
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_u32(&w, (uint32_t)(int32_t)err);
+	dk_wire_put_u32(&w, e.line);
+	dk_wire_put_u64(&w, d->st.generation);
+	dk_wire_put_u32(&w, dk_policy_n_rules(d->policy));
+	dk_wire_put_u32(&w, 0);
+	dk_wire_put_string(&w, e.message);
+	if (dk_wire_writer_error(&w) < 0)
+		return -EPROTO;
+	return conn_send(d, c, f->opcode, DK_FRAME_F_REPLY, f->seq, p, dk_wire_writer_len(&w)) < 0
+		       ? 1
+		       : 0;
+}
+
 /* Header fields of a frame we refuse, for the error reply (0 when unreadable). */
 static void peek_header(const uint8_t *b, size_t n, uint16_t *opcode, uint64_t *seq)
 {
@@ -322,6 +396,9 @@ static int handle_frame(struct dk_policyd *d, struct conn *c, size_t n, bool tru
 			break;
 		case DK_POLICYD_OP_STATS:
 			err = op_stats(d, c, &f);
+			break;
+		case DK_POLICYD_OP_RELOAD:
+			err = op_reload(d, c, &f);
 			break;
 		default:
 			err = -EOPNOTSUPP;
@@ -398,43 +475,6 @@ static void accept_one(struct dk_policyd *d)
 	d->st.clients++;
 }
 
-/* ---- reload ---- */
-
-static void reload(struct dk_policyd *d)
-{
-	struct dk_policy_error e = {0};
-	struct dk_policy *pol;
-	char fields[DK_LOG_FIELDS_MAX + 1], message[DK_LOG_MESSAGE_MAX + 1];
-	int err = dk_policy_load(d->policy_path, &pol, &e);
-
-	if (err < 0) {
-		d->st.reload_failures++;
-		report(d, "reload refused, generation %" PRIu64 " stays in force: %s:%" PRIu32
-			  ": %s",
-			d->st.generation, d->policy_path, e.line, e.message);
-		snprintf(message, sizeof(message), "reload refused: line %" PRIu32 ": %.200s",
-			 e.line, e.message);
-		snprintf(fields, sizeof(fields),
-			 "event=reload result=refused line=%" PRIu32 " generation=%" PRIu64, e.line,
-			 d->st.generation);
-		audit(d, DK_LOG_ERROR, message, fields);
-		return;
-	}
-	/* Between requests: the loop is single-threaded, so the swap is atomic for askers. */
-	dk_policy_destroy(d->policy);
-	d->policy = pol;
-	d->st.generation++;
-	d->st.reloads++;
-	report(d, "reloaded %s: %" PRIu32 " rules, generation %" PRIu64, d->policy_path,
-	       dk_policy_n_rules(pol), d->st.generation);
-	snprintf(message, sizeof(message), "policy reloaded: %" PRIu32 " rules",
-		 dk_policy_n_rules(pol));
-	snprintf(fields, sizeof(fields),
-		 "event=reload result=ok rules=%" PRIu32 " generation=%" PRIu64,
-		 dk_policy_n_rules(pol), d->st.generation);
-	audit(d, DK_LOG_NOTICE, message, fields);
-}
-
 /* Read pending signals: 1 to stop, 0 to go on. */
 static int signals(struct dk_policyd *d, int sfd)
 {
@@ -447,8 +487,11 @@ static int signals(struct dk_policyd *d, int sfd)
 			continue;
 		if (n != (ssize_t)sizeof(si))
 			return 0;
-		if (si.ssi_signo == SIGHUP)
-			reload(d);
+		if (si.ssi_signo == SIGHUP) {
+			struct dk_policy_error e;
+
+			reload(d, NULL, &e);
+		}
 		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			return 1;
 	}

@@ -4,7 +4,8 @@
  * in $DK_POLICYD and $DK_LOGD; an optional $DK_POLICYD_WRAPPER such as "valgrind
  * --leak-check=full --error-exitcode=99" is put in front of dk-policyd) in a mkdtemp directory
  * and waits for the line each writes to --ready-fd. Reloads are awaited by following the
- * journal, never by sleeping. Stopping checks SIGTERM: exit status 0, socket removed.
+ * journal, never by sleeping. Stopping checks SIGTERM: exit status 0, socket removed. RELOAD is
+ * tested through the client API and through the built dkctl ($DKCTL).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -481,6 +482,270 @@ static void test_reload(void **state)
 	stack_stop(&S);
 }
 
+/* RELOAD over the socket: a valid file takes over, an invalid one is refused with its line. */
+static void test_reload_request(void **state)
+{
+	struct dk_log_record recs[16];
+	struct dk_policy_error e;
+	struct dk_policy_decision d;
+	struct dk_policy_stats st;
+	struct dk_policy_client *c;
+	struct stack S;
+	int n, found = 0;
+
+	(void)state;
+	stack_init(&S, policy_a);
+	start_logd(&S);
+	start_policyd(&S, true, NULL, NULL);
+	c = pclient(&S);
+
+	/* Refused: the load's error with the line and message; the old policy stays. */
+	write_file(S.policy, "[rule x]\nuid = 1\nqos = ludicrous\n");
+	memset(&e, 0xa5, sizeof(e));
+	assert_int_equal(dk_policy_reload(c, DEADLINE(), &e), -EINVAL);
+	assert_int_equal(e.line, 3);
+	assert_string_equal(e.message,
+			    "rule 'x': invalid qos 'ludicrous' (frugal, normal or burst)");
+	assert_int_equal(check(c, DK_POLICY_SUBJECT_SERVICE, "compositor", 0, 0, "gpu0", "gpu",
+			       &d), 0);
+	assert_int_equal(d.verdict, DK_POLICY_ALLOW);
+	assert_int_equal(d.generation, 1);
+
+	/* A file that cannot be read: its errno, line 0. */
+	assert_int_equal(unlink(S.policy), 0);
+	assert_int_equal(dk_policy_reload(c, DEADLINE(), &e), -ENOENT);
+	assert_int_equal(e.line, 0);
+	assert_true(e.message[0] != '\0');
+	assert_int_equal(dk_policy_reload(c, DEADLINE(), NULL), -ENOENT);
+
+	/* Valid: decisions change at once, the generation goes up, @ret_error is untouched. */
+	write_file(S.policy, policy_b);
+	memset(&e, 0xa5, sizeof(e));
+	assert_int_equal(dk_policy_reload(c, DEADLINE(), &e), 0);
+	assert_int_equal(e.line, 0xa5a5a5a5u);
+	assert_int_equal(check(c, DK_POLICY_SUBJECT_SERVICE, "compositor", 0, 0, "gpu0", "gpu",
+			       &d), 0);
+	assert_int_equal(d.verdict, DK_POLICY_DENY);
+	assert_int_equal(d.generation, 2);
+	assert_int_equal(check(c, DK_POLICY_SUBJECT_UID, NULL, 1000, 0, "mic0", "audio", &d), 0);
+	assert_int_equal(d.verdict, DK_POLICY_ALLOW);
+	assert_string_equal(d.rule, "only-audio");
+
+	assert_int_equal(dk_policy_stats(c, DEADLINE(), &st), 0);
+	assert_int_equal(st.reloads, 1);
+	assert_int_equal(st.reload_failures, 3);
+	assert_int_equal(st.generation, 2);
+	assert_int_equal(st.rules, 1);
+	assert_int_equal(dk_policy_reload(NULL, DEADLINE(), NULL), -EINVAL);
+	assert_int_equal(dk_policy_reload(c, 0, NULL), -EINVAL);
+
+	/* Journalled with who asked. */
+	{
+		struct dk_log_query q = {.min_severity = DK_LOG_NOTICE, .scope_prefix = "policy"};
+		struct dk_log_client *l;
+		char kv[64];
+
+		assert_int_equal(dk_log_connect(S.logd_sock, "test", DEADLINE(), &l), 0);
+		n = dk_log_query(l, &q, recs, 16, DEADLINE(), NULL);
+		dk_log_close(l);
+		assert_true(n > 0);
+		snprintf(kv, sizeof(kv), "asker_pid=%d", (int)getpid());
+		for (int i = 0; i < n; i++) {
+			if (!strstr(recs[i].fields, "event=reload"))
+				continue;
+			assert_field(&recs[i], "trigger=request");
+			assert_field(&recs[i], kv);
+			if (found == 0) {
+				assert_int_equal(recs[i].severity, DK_LOG_ERROR);
+				assert_field(&recs[i], "line=3");
+				assert_non_null(strstr(recs[i].message, "invalid qos 'ludicrous'"));
+			}
+			assert_field(&recs[i], found == 3 ? "result=ok" : "result=refused");
+			found++;
+		}
+		assert_int_equal(found, 4);
+	}
+	dk_policy_close(c);
+	stack_stop(&S);
+}
+
+/* Only askers may reload: refused with -EACCES, the policy in force stays. */
+static void test_reload_not_an_asker(void **state)
+{
+	struct dk_policy_error e = {.line = 77};
+	struct dk_policy_client *c;
+	struct stack S;
+
+	(void)state;
+	if (getuid() == 65534)
+		skip();
+	stack_init(&S, policy_a);
+	start_policyd(&S, false, "--askers", "65534");
+	c = pclient(&S);
+	write_file(S.policy, policy_b);
+	assert_int_equal(dk_policy_reload(c, DEADLINE(), &e), -EACCES);
+	assert_int_equal(e.line, 77);
+	dk_policy_close(c);
+	stack_stop(&S);
+}
+
+/* As root: a child with another uid is refused, and the asker sees generation 1 still. */
+static void test_reload_other_uid(void **state)
+{
+	struct dk_policy_decision d;
+	struct dk_policy_stats st;
+	struct dk_policy_client *c;
+	struct stack S;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	stack_init(&S, policy_a);
+	start_policyd(&S, false, NULL, NULL);
+	assert_int_equal(chmod(S.dir, 0711), 0);
+	assert_int_equal(chmod(S.sock, 0666), 0);
+	write_file(S.policy, policy_b);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct dk_policy_client *nc;
+		int err;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(10);
+		if (dk_policy_connect(S.sock, DEADLINE(), &nc) < 0)
+			_exit(11);
+		err = dk_policy_reload(nc, DEADLINE(), NULL);
+		dk_policy_close(nc);
+		_exit(err == -EACCES ? 0 : 12);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	c = pclient(&S);
+	assert_int_equal(dk_policy_stats(c, DEADLINE(), &st), 0);
+	assert_int_equal(st.generation, 1);
+	assert_int_equal(st.reloads, 0);
+	assert_int_equal(st.askers_refused, 1);
+	assert_int_equal(check(c, DK_POLICY_SUBJECT_SERVICE, "compositor", 0, 0, "gpu0", "gpu",
+			       &d), 0);
+	assert_int_equal(d.verdict, DK_POLICY_ALLOW);
+	dk_policy_close(c);
+	stack_stop(&S);
+}
+
+/* Run $DKCTL with @args; stdout into @out (NUL-terminated). Returns the exit status. */
+static int run_dkctl(const char *const *args, char *out, size_t out_size)
+{
+	const char *bin = getenv("DKCTL");
+	uint64_t deadline = DEADLINE();
+	size_t n = 0;
+	int p[2], status;
+	pid_t pid;
+
+	assert_non_null(bin);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *argv[16];
+		int k = 0;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (dup2(p[1], 1) < 0)
+			_exit(127);
+		argv[k++] = (char *)bin;
+		for (int i = 0; args[i] && k < 15; i++)
+			argv[k++] = (char *)args[i];
+		argv[k] = NULL;
+		execv(bin, argv);
+		_exit(127);
+	}
+	close(p[1]);
+	for (;;) {
+		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+		uint64_t now = dk_now_ns();
+		ssize_t k;
+
+		assert_true(now < deadline);
+		assert_int_equal(poll(&pfd, 1, (int)((deadline - now) / DK_NSEC_PER_MSEC) + 1), 1);
+		assert_true(n < out_size - 1);
+		k = read(p[0], out + n, out_size - 1 - n);
+		assert_true(k >= 0);
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	out[n] = '\0';
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void test_dkctl_reload(void **state)
+{
+	char out[4096];
+	struct stack S;
+
+	(void)state;
+	if (!getenv("DKCTL"))
+		skip();
+	stack_init(&S, policy_a);
+	start_policyd(&S, false, NULL, NULL);
+
+	write_file(S.policy, policy_b);
+	assert_int_equal(run_dkctl((const char *const[]){"policy", "reload", "--runtime-dir",
+							 S.dir, NULL},
+				   out, sizeof(out)),
+			 0);
+	assert_string_equal(out, "policy reloaded: generation 2, 1 rules\n");
+	assert_int_equal(run_dkctl((const char *const[]){"policy", "reload", "--socket", S.sock,
+							 "--json", NULL},
+				   out, sizeof(out)),
+			 0);
+	assert_string_equal(out, "{\"reloaded\":true,\"generation\":3,\"rules\":1}\n");
+
+	write_file(S.policy, "[rule x]\nuid = 1\nqos = ludicrous\n");
+	assert_int_equal(run_dkctl((const char *const[]){"policy", "reload", "--socket", S.sock,
+							 NULL},
+				   out, sizeof(out)),
+			 1);
+	assert_string_equal(out, "reload refused: line 3: rule 'x': invalid qos 'ludicrous' "
+				 "(frugal, normal or burst)\n");
+	assert_int_equal(run_dkctl((const char *const[]){"policy", "reload", "--socket", S.sock,
+							 "--json", NULL},
+				   out, sizeof(out)),
+			 1);
+	assert_string_equal(out, "{\"reloaded\":false,\"error\":\"invalid argument\",\"line\":3,"
+				 "\"message\":\"rule 'x': invalid qos 'ludicrous' "
+				 "(frugal, normal or burst)\"}\n");
+
+	/* Usage errors: both endpoints, a stray argument. */
+	assert_int_equal(run_dkctl((const char *const[]){"policy", "reload", "--socket", S.sock,
+							 "--runtime-dir", S.dir, NULL},
+				   out, sizeof(out)),
+			 2);
+	assert_int_equal(run_dkctl((const char *const[]){"policy", "reload", "x", NULL}, out,
+				   sizeof(out)),
+			 2);
+	stack_stop(&S);
+
+	/* Not an asker: refused, exit 1. */
+	if (getuid() != 65534) {
+		stack_init(&S, policy_a);
+		start_policyd(&S, false, "--askers", "65534");
+		assert_int_equal(run_dkctl((const char *const[]){"policy", "reload", "--socket",
+								 S.sock, NULL},
+					   out, sizeof(out)),
+				 1);
+		assert_string_equal(out, "");
+		stack_stop(&S);
+	}
+}
+
 static void test_logd_unreachable(void **state)
 {
 	struct dk_policy_decision d;
@@ -750,6 +1015,10 @@ int main(void)
 		cmocka_unit_test(test_not_an_asker),
 		cmocka_unit_test(test_askers_list),
 		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_reload_request),
+		cmocka_unit_test(test_reload_not_an_asker),
+		cmocka_unit_test(test_reload_other_uid),
+		cmocka_unit_test(test_dkctl_reload),
 		cmocka_unit_test(test_logd_unreachable),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_client_cap_and_errors),
