@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stack.h - run a private DriverKit stack from a tool or a test (static library dk-stack):
+ * dk-supervisor as a child of the calling process, in a runtime directory of its choice.
+ */
+#ifndef DK_STACK_H
+#define DK_STACK_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A stack run by a tool or a test: dk-supervisor as a child of this process. */
+struct dk_stack {
+	char runtime_dir[PATH_MAX];
+	char manifest[PATH_MAX];
+	char policy[PATH_MAX];
+	bool made_dir, wrote_manifest, wrote_policy;
+	pid_t pid;
+};
+
+/* The directories searched for the stack's binaries: $DK_BIN_PATH, else beside the running
+ * executable (an install) or the build tree it was built in. Returns 0 or -errno. */
+int dk_stack_bin_path(char *buf, size_t size);
+
+/* Write the default manifest and policy (one null device, this uid allowed) into @conf_dir. */
+int dk_stack_write_config(struct dk_stack *st, const char *conf_dir);
+
+/* Start dk-supervisor on st->manifest in st->runtime_dir; wait for the stack to be ready. */
+int dk_stack_start(struct dk_stack *st, uint64_t deadline_ns);
+
+/* SIGTERM the supervisor, wait for it (SIGKILL at @deadline_ns), remove what dkctl wrote. */
+int dk_stack_stop(struct dk_stack *st, uint64_t deadline_ns, int *ret_status);
+
+#endif /* DK_STACK_H */
