@@ -534,6 +534,20 @@ static void session_end(struct svc *v, struct session *s)
 	s->fd = -1;
 }
 
+/*
+ * Take what session @s published before its request, so that the reply reflects every
+ * submission made before the request was sent (within the session's limits and one batch per
+ * queue). The serving loop gives control traffic precedence over the queues, and answers a
+ * burst of requests without serving in between: without this, a STATS sent right after a
+ * submission would be answered before the submission was taken.
+ */
+static void session_catch_up(struct svc *v, struct session *s)
+{
+	for (uint32_t i = 0; i < DK_SESSION_QUEUES_MAX; i++)
+		if (s->queues[i])
+			serve_queue(v, s->queues[i]);
+}
+
 /* Serve requests waiting on session @s. */
 static void session_readable(struct svc *v, struct session *s)
 {
@@ -550,6 +564,7 @@ static void session_readable(struct svc *v, struct session *s)
 		if (err == 0 && (m->frame.flags & (DK_FRAME_F_REPLY | DK_FRAME_F_ERROR)))
 			err = -EPROTO;
 		if (err == 0) {
+			session_catch_up(v, s);
 			switch (m->frame.opcode) {
 			case DK_SESSION_OP_REG_BUFFER:
 				err = op_reg_buffer(v, s, m);
@@ -745,7 +760,9 @@ int dk_svc_main(const struct dk_svc_class *cls)
 {
 	static struct svc v; /* large; one per process */
 	struct dk_buffer_registry_limits rl = {
-		.max_buffer_bytes = DK_POLICY_MAX_BYTES_CAP,
+		/* The largest single buffer the registry can hold; a grant's max_bytes (up to
+		 * DK_POLICY_MAX_BYTES_CAP, which is larger) bounds a session's total. */
+		.max_buffer_bytes = DK_BUFFER_MAX_BYTES_HARD,
 		.max_live_buffers = DK_SERVICE_SESSIONS_MAX * DK_SESSION_HANDLES_MAX,
 	};
 	struct epoll_event ev = {.events = EPOLLIN};
