@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * broker-internal.h - the broker's state, shared by its parts:
+ *   server.c  the loop, client connections, LIST and STATUS;
+ *   device.c  the supervisor's ATTACH / DETACH and each device service's channel;
+ *   open.c    OPEN: policy, then state, then a session from the service, answered later;
+ *   ask.c     the dk-policyd and dk-logd connections (questions and audit records).
+ */
+#ifndef DK_BROKER_INTERNAL_H
+#define DK_BROKER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <dk/log.h>
+#include <dk/msg.h>
+#include <dk/policy.h>
+#include <dk/runtime.h>
+
+#include "broker.h"
+
+#define FRAMES_PER_WAKEUP 32
+
+/* epoll tags: the kind in the high half, the slot in the low half. */
+#define EV_LISTEN (1ull << 32)
+#define EV_SIGNAL (2ull << 32)
+#define EV_CONTROL (3ull << 32)
+#define EV_CHANNEL (4ull << 32)
+#define EV_CLIENT (5ull << 32)
+#define EV_KIND(tag) ((tag) & ~0xffffffffull)
+#define EV_SLOT(tag) ((uint32_t)(tag))
+
+/* An OPEN allowed by policy, waiting for the service to answer SESSION. */
+struct pending {
+	bool used;
+	uint64_t session_id; /* also the seq of the SESSION request */
+	uint64_t deadline_ns;
+	uint32_t client;        /* slot of the asking connection ... */
+	uint64_t client_cookie; /* ... if it is still the same connection */
+	uint64_t client_seq;    /* the OPEN's seq, echoed by the answer */
+	int client_end;         /* the session socket's client end, sent on success */
+	uint32_t pid, uid, gid; /* the client, for the audit record */
+	struct dk_policy_decision dec;
+};
+
+struct device {
+	bool used;
+	char name[DK_RT_NAME_MAX + 1];
+	char device_class[DK_RT_NAME_MAX + 1];
+	char service[DK_RT_NAME_MAX + 1];
+	uint64_t generation; /* of the latest ATTACH / DETACH; later ones must be newer */
+	uint32_t pid;
+	uint32_t state; /* enum dk_device_state */
+	int chan;       /* the channel to the service; -1 when none */
+	uint64_t opens, denials;
+	uint32_t n_sessions;
+	uint64_t sessions[DK_SERVICE_SESSIONS_MAX]; /* live session ids, unordered */
+	uint32_t n_pending;
+	struct pending pending[DK_BROKER_PENDING_MAX];
+};
+
+struct client {
+	int fd; /* -1: free slot */
+	uint32_t pid, uid, gid; /* SO_PEERCRED at accept */
+	uint64_t cookie;        /* unique per connection, for answers that come late */
+	uint32_t n_pending;
+};
+
+struct dk_broker {
+	struct dk_broker_config cfg;
+	char *socket_path; /* set once the socket is ours to remove */
+	char *policyd_path, *logd_path;
+	int epfd, lfd, ctl;
+	uint32_t uid; /* ours: STATUS is answered to it and to root */
+	struct client *clients;
+	struct device devices[DK_BROKER_DEVICES_MAX];
+	struct dk_policy_client *policy;
+	struct dk_log_client *log;
+	uint64_t log_retry_ns; /* no reconnect attempt before this time */
+	uint64_t last_session_id;
+	uint64_t last_cookie;
+	struct dk_broker_counters st;
+	struct dk_msg msg;  /* the client message being handled */
+	struct dk_msg cmsg; /* the supervisor or service message being handled */
+	uint8_t pbuf[DK_FRAME_MAX_PAYLOAD];
+};
+
+/* server.c */
+__attribute__((format(printf, 2, 3))) void broker_report(struct dk_broker *b, const char *fmt,
+							  ...);
+/* The connection in @slot if it is still the one with @cookie, else NULL. */
+struct client *broker_client(struct dk_broker *b, uint32_t slot, uint64_t cookie);
+/* Answer without waiting; a client whose socket is full or gone is disconnected. */
+void broker_reply(struct dk_broker *b, struct client *c, uint16_t opcode, uint64_t seq,
+		  const void *payload, size_t len, const int *fds, uint32_t n_fds);
+void broker_reply_error(struct dk_broker *b, struct client *c, uint16_t opcode, uint64_t seq,
+			int err, uint32_t reason);
+
+/* device.c */
+struct device *broker_device_find(struct dk_broker *b, const char *name);
+void broker_control_readable(struct dk_broker *b);
+/*
+ * Handle whatever the supervisor and the services have sent by now (poll, no wait). Called
+ * between reading a client's frame and handling it: a message sent before the client's
+ * request takes effect before it, whatever order epoll reports them in.
+ */
+void broker_sync(struct dk_broker *b);
+void broker_channel_readable(struct dk_broker *b, struct device *d);
+/* Close @d's channel, fail its opens in flight with @err / @reason, forget its sessions. */
+void broker_channel_close(struct dk_broker *b, struct device *d, int err, uint32_t reason);
+/* The channel broke (the service died): close it; an UP device becomes RESTARTING. */
+void broker_channel_dead(struct dk_broker *b, struct device *d);
+
+/* open.c */
+void broker_op_open(struct dk_broker *b, struct client *c, const struct dk_frame *f);
+/* The service answered SESSION @seq (@err 0, or its error and @reason). */
+void broker_session_answer(struct dk_broker *b, struct device *d, uint64_t seq, int err,
+			   uint32_t reason);
+/* Fail @p (answer the client, audit, free the slot). */
+void broker_pending_fail(struct dk_broker *b, struct device *d, struct pending *p, int err,
+			 uint32_t reason);
+/* Fail opens whose deadline passed; the earliest deadline left (UINT64_MAX when none). */
+uint64_t broker_pending_expire(struct dk_broker *b, uint64_t now_ns);
+
+/* ask.c */
+/*
+ * Ask dk-policyd (reconnecting once when the connection broke). Returns 0 and the decision,
+ * or the error that left the question unanswered (the caller then denies).
+ */
+int broker_policy_ask(struct dk_broker *b, const struct dk_policy_subject *s, const char *device,
+		      const char *device_class, struct dk_policy_decision *ret_dec);
+/* Append one record to dk-logd; counted as unaudited when it cannot be stored. */
+void broker_audit(struct dk_broker *b, enum dk_log_severity sev, const char *scope,
+		  const char *message, const char *fields);
+/* "EBUSY", "ETIMEDOUT", ... for audit fields. Static. */
+const char *broker_errno_name(int err);
+
+#endif /* DK_BROKER_INTERNAL_H */
