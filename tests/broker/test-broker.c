@@ -1,0 +1,825 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dk-broker as a process, with a real dk-logd and dk-policyd: each test fork+execs the built
+ * daemons (paths in $DK_BROKER, $DK_POLICYD, $DK_LOGD) in a mkdtemp runtime directory. The test
+ * is the broker's supervisor (it holds the other end of the control socket and waits for READY
+ * there) and the device services (it makes each channel pair, sends ATTACH with one end and
+ * answers SESSION on the other). Everything is driven one step at a time from one thread: a
+ * request is sent, the service side takes the SESSION frame and answers, then the client reads
+ * its reply, so no step depends on timing. The broker takes what the supervisor and the
+ * services sent before it handles a client's frame, so an ATTACH (or DETACH, SESSION_END) sent
+ * before an OPEN (or STATUS) takes effect first. The harness is rig.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+
+#include <dk/error.h>
+#include <dk/log.h>
+#include <dk/msg.h>
+#include <dk/qos.h>
+#include <dk/rights.h>
+#include <dk/runtime.h>
+#include <dk/socket.h>
+#include <dk/time.h>
+#include <dk/wire.h>
+
+#include "broker-client.h"
+#include "broker.h"
+#include "rig.h"
+
+/* ---- tests ---- */
+
+static void test_deny_by_default(void **state)
+{
+	struct dk_device_status st;
+	uint32_t reason;
+	struct rig R;
+	int fd, chan;
+
+	(void)state;
+	rig_start(&R, NULL, NULL);
+	/* A device the service may drive, but no rule for us on its class. */
+	chan = attach(&R, "dk-null", "gpu0", "gpu", 1);
+	fd = bconnect(&R);
+
+	assert_int_equal(open_error(fd, "gpu0", &reason), -EACCES);
+	assert_int_equal(reason, DK_REASON_POLICY);
+	/* A device nobody attached, that no rule allows: the same answer. */
+	assert_int_equal(open_error(fd, "nosuch0", &reason), -EACCES);
+	assert_int_equal(reason, DK_REASON_POLICY);
+
+	assert_int_equal(audit_count(&R, "broker.open", "open denied", NULL, "device=gpu0",
+				     "class=gpu", kv_uid(), "verdict=deny", "reason=no-rule",
+				     "rule=-", "session=0", "generation=1", NULL),
+			 1);
+	assert_int_equal(audit_count(&R, "broker.open", "open denied", NULL, "device=nosuch0",
+				     "class=-", "verdict=deny", "reason=no-rule", NULL),
+			 1);
+	status_of(&R, "gpu0", &st);
+	assert_int_equal(st.denials, 1);
+	assert_int_equal(st.opens, 0);
+	assert_int_equal(st.state, DK_DEVICE_UP);
+	close(fd);
+	close(chan);
+	rig_stop(&R);
+}
+
+static void test_open_allowed(void **state)
+{
+	struct dk_device_status st;
+	struct dk_session_grant g, g2;
+	struct session_req s, s2;
+	struct dk_log_record rec;
+	char buf[16], kv[64];
+	struct rig R;
+	int fd, chan, cfd, cfd2;
+
+	(void)state;
+	rig_init(&R);
+	start_logd(&R);
+	start_policyd(&R);
+	start_broker(&R, true, NULL, NULL); /* the control socket named by $DK_SUPERVISOR_FD */
+	chan = attach(&R, "dk-null", "null0", "null", 7);
+	fd = bconnect(&R);
+	open_ok(fd, chan, "null0", &g, &cfd, &s);
+	/* The ATTACH was handled (and journalled) before the OPEN that used it. */
+	assert_int_equal(audit_count(&R, "broker.attach", "attach allowed", NULL, "device=null0",
+				     "class=null", "service=dk-null", "pid=4007", "generation=7",
+				     "verdict=allow", "reason=grant", "rule=svc-null", NULL),
+			 1);
+
+	/* The service learnt who the client is from the broker, and the grant of the rule. */
+	assert_int_equal(s.pid, (uint32_t)getpid());
+	assert_int_equal(s.uid, (uint32_t)getuid());
+	assert_int_equal(s.gid, (uint32_t)getgid());
+	assert_int_equal(s.rights, DK_RIGHT_READ | DK_RIGHT_MAP | DK_RIGHT_WAIT);
+	assert_int_equal(s.qos, DK_QOS_FRUGAL);
+	assert_int_equal(s.max_bytes, 1u << 20);
+	assert_int_equal(s.max_buffers, 2);
+	assert_int_equal(s.max_inflight, 1);
+	assert_int_equal(s.max_fences, 3);
+	assert_int_equal(s.seq, s.id);
+	/* The client got the same grant. */
+	assert_int_equal(g.generation, 7);
+	assert_int_equal(g.session_id, s.id);
+	assert_int_equal(g.rights, s.rights);
+	assert_int_equal(g.qos, s.qos);
+	assert_int_equal(g.max_bytes, s.max_bytes);
+	assert_int_equal(g.max_buffers, s.max_buffers);
+	assert_int_equal(g.max_inflight, s.max_inflight);
+	assert_int_equal(g.max_fences, s.max_fences);
+	assert_string_equal(g.device_class, "null");
+
+	/* The session socket connects the client to the service, both ways. */
+	assert_int_equal(send(cfd, "ping", 4, MSG_NOSIGNAL), 4);
+	assert_int_equal(dk_socket_wait(s.fd, POLLIN, DEADLINE()), 0);
+	assert_int_equal(recv(s.fd, buf, sizeof(buf), MSG_DONTWAIT), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(send(s.fd, "pong", 4, MSG_NOSIGNAL), 4);
+	assert_int_equal(dk_socket_wait(cfd, POLLIN, DEADLINE()), 0);
+	assert_int_equal(recv(cfd, buf, sizeof(buf), MSG_DONTWAIT), 4);
+	assert_memory_equal(buf, "pong", 4);
+
+	/* Audited before the answer, with the session and the deciding rule. */
+	snprintf(kv, sizeof(kv), "session=%llu", (unsigned long long)s.id);
+	assert_int_equal(audit_count(&R, "broker.open", "open allowed", &rec, "device=null0",
+				     "class=null", kv_uid(), "verdict=allow", "reason=grant",
+				     "rule=me-null", "generation=7", kv, NULL),
+			 1);
+	assert_int_equal(rec.severity, DK_LOG_AUDIT);
+	snprintf(kv, sizeof(kv), "pid=%d", (int)getpid());
+	assert_true(has_field(rec.fields, kv));
+
+	/* A second session: its own id; STATUS counts both, SESSION_END takes one off. */
+	open_ok(fd, chan, "null0", &g2, &cfd2, &s2);
+	assert_true(g2.session_id != g.session_id);
+	status_of(&R, "null0", &st);
+	assert_int_equal(st.sessions, 2);
+	assert_int_equal(st.opens, 2);
+	assert_int_equal(st.generation, 7);
+	assert_int_equal(st.pid, 4007);
+	assert_string_equal(st.service, "dk-null");
+	assert_string_equal(st.device_class, "null");
+	service_end(chan, s.id);
+	service_end(chan, 999999); /* unknown: ignored */
+	status_of(&R, "null0", &st);
+	assert_int_equal(st.sessions, 1);
+
+	close(cfd);
+	close(cfd2);
+	close(s.fd);
+	close(s2.fd);
+	close(fd);
+	close(chan);
+	rig_stop(&R);
+}
+
+static void test_no_enumeration(void **state)
+{
+	struct list_entry e[8];
+	uint32_t reason;
+	struct rig R;
+	int fd, c1, c2, c3;
+
+	(void)state;
+	rig_start(&R, NULL, NULL);
+	c1 = attach(&R, "dk-null", "null0", "null", 1);
+	c2 = attach(&R, "dk-null", "secret0", "null", 2); /* class allowed, device denied */
+	c3 = attach(&R, "dk-null", "gpu0", "gpu", 3);     /* no rule for us */
+	fd = bconnect(&R);
+
+	/* Allowed but nonexistent: -ENODEV. Not allowed: -EACCES, existing or not. */
+	assert_int_equal(open_error(fd, "ghost0", &reason), -ENODEV);
+	assert_int_equal(reason, DK_REASON_NONE);
+	assert_int_equal(open_error(fd, "secret0", &reason), -EACCES);
+	assert_int_equal(open_error(fd, "secret1", &reason), -EACCES);
+	assert_int_equal(open_error(fd, "gpu0", &reason), -EACCES);
+	assert_int_equal(audit_count(&R, "broker.open", "open failed", NULL, "device=ghost0",
+				     "verdict=allow", "reason=ENODEV", "rule=me-ghost", NULL),
+			 1);
+	assert_int_equal(audit_count(&R, "broker.open", "open denied", NULL, "device=secret0",
+				     "verdict=deny", "reason=deny-rule", "rule=me-not-secret", NULL),
+			 1);
+
+	/* LIST: only what we may open. */
+	assert_int_equal(list(fd, e, 8), 1);
+	assert_string_equal(e[0].device, "null0");
+	assert_string_equal(e[0].cls, "null");
+	assert_int_equal(e[0].generation, 1);
+	assert_int_equal(e[0].state, DK_DEVICE_UP);
+
+	close(fd);
+	close(c1);
+	close(c2);
+	close(c3);
+	rig_stop(&R);
+}
+
+static void test_restarting_and_failed(void **state)
+{
+	struct dk_device_status st;
+	struct dk_session_grant g;
+	struct list_entry e[4];
+	struct session_req s;
+	uint32_t reason;
+	struct rig R;
+	int fd, chan, cfd;
+	uint64_t seq;
+
+	(void)state;
+	rig_start(&R, NULL, NULL);
+	chan = attach(&R, "dk-null", "null0", "null", 1);
+	fd = bconnect(&R);
+
+	/* The supervisor says the service died and will come back. */
+	detach(&R, "null0", 1, DK_DEVICE_RESTARTING);
+	assert_channel_closed(chan);
+	assert_int_equal(open_error(fd, "null0", &reason), -EAGAIN);
+	assert_int_equal(reason, DK_REASON_DRIVER_CRASHED);
+	assert_int_equal(list(fd, e, 4), 1);
+	assert_int_equal(e[0].state, DK_DEVICE_RESTARTING);
+	assert_int_equal(audit_count(&R, "broker.open", "open failed", NULL, "device=null0",
+				     "verdict=allow", "reason=EAGAIN", NULL),
+			 1);
+
+	/* The next start: opens work again, with its generation. */
+	chan = attach(&R, "dk-null", "null0", "null", 2);
+	open_ok(fd, chan, "null0", &g, &cfd, &s);
+	assert_int_equal(g.generation, 2);
+	close(cfd);
+	close(s.fd);
+
+	/* Its channel breaks (the service died before the supervisor told us): restarting. */
+	close(chan);
+	assert_int_equal(open_error(fd, "null0", &reason), -EAGAIN);
+	assert_int_equal(reason, DK_REASON_DRIVER_CRASHED);
+	status_of(&R, "null0", &st);
+	assert_int_equal(st.state, DK_DEVICE_RESTARTING);
+	assert_int_equal(st.sessions, 0);
+
+	/* An open in flight when the service dies fails the same way. */
+	chan = attach(&R, "dk-null", "null0", "null", 3);
+	seq = open_send(fd, "null0");
+	service_take(chan, &s);
+	close(s.fd);
+	close(chan);
+	assert_int_equal(open_recv(fd, seq, &g, &cfd, &reason), -EAGAIN);
+	assert_int_equal(reason, DK_REASON_DRIVER_CRASHED);
+
+	/* Crash-loop limit: failed for good. */
+	detach(&R, "null0", 3, DK_DEVICE_FAILED);
+	assert_int_equal(open_error(fd, "null0", &reason), -ENODEV);
+	status_of(&R, "null0", &st);
+	assert_int_equal(st.state, DK_DEVICE_FAILED);
+	assert_int_equal(st.generation, 3);
+	close(fd);
+	rig_stop(&R);
+}
+
+static void test_stale_attach(void **state)
+{
+	struct dk_device_status st;
+	struct dk_session_grant g;
+	struct session_req s;
+	struct rig R;
+	int fd, chan, cfd;
+
+	(void)state;
+	rig_start(&R, NULL, NULL);
+	chan = attach(&R, "dk-null", "null0", "null", 5);
+	/* The same generation again, and an older one: refused, channels closed. */
+	assert_channel_closed(attach(&R, "dk-null", "null0", "null", 5));
+	assert_channel_closed(attach(&R, "dk-null", "null0", "null", 4));
+	/* A DETACH of an older start changes nothing. */
+	detach(&R, "null0", 4, DK_DEVICE_FAILED);
+	fd = bconnect(&R);
+	open_ok(fd, chan, "null0", &g, &cfd, &s);
+	assert_int_equal(g.generation, 5);
+	status_of(&R, "null0", &st);
+	assert_int_equal(st.state, DK_DEVICE_UP);
+	assert_int_equal(st.generation, 5);
+	assert_int_equal(audit_count(&R, "broker.attach", "attach refused", NULL, "device=null0",
+				     "verdict=deny", "reason=stale", NULL),
+			 2);
+	close(cfd);
+	close(s.fd);
+	close(fd);
+	close(chan);
+	rig_stop(&R);
+}
+
+static void test_service_denied(void **state)
+{
+	struct dk_device_status st;
+	uint32_t reason;
+	struct rig R;
+	int fd;
+
+	(void)state;
+	rig_start(&R, NULL, NULL);
+	/* No rule lets service "rogue" drive a null device: not registered. */
+	assert_channel_closed(attach(&R, "rogue", "null1", "null", 1));
+	assert_int_equal(audit_count(&R, "broker.attach", "attach denied", NULL, "device=null1",
+				     "service=rogue", "verdict=deny", "reason=no-rule", NULL),
+			 1);
+	fd = bconnect(&R);
+	assert_int_equal(open_error(fd, "null1", &reason), -ENODEV);
+	status_of(&R, "null1", &st);
+	assert_int_equal(st.state, DK_DEVICE_FAILED);
+	assert_string_equal(st.service, "rogue");
+	close(fd);
+	rig_stop(&R);
+}
+
+static void test_malformed(void **state)
+{
+	uint8_t frame[DK_FRAME_MAX_SIZE + 64], p[80];
+	struct dk_session_grant g;
+	struct session_req s;
+	struct dk_wire_writer w;
+	struct pollfd pfd;
+	struct rig R;
+	int fd, chan, cfd, x[2], n;
+
+	(void)state;
+	rig_start(&R, NULL, NULL);
+	chan = attach(&R, "dk-null", "null0", "null", 1);
+	fd = bconnect(&R);
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_string(&w, "null0");
+
+	/* Shorter than a header: answered on opcode 0, seq 0. */
+	raw_send(fd, "DKF1x", 5, -1);
+	assert_int_equal(raw_error(fd, 0, 0), -EPROTO);
+	/* Bad magic. */
+	n = dk_frame_encode(frame, sizeof(frame), &dk_broker_proto, DK_BROKER_OP_OPEN, 0, 11, p,
+			    dk_wire_writer_len(&w));
+	assert_true(n > 0);
+	frame[0] ^= 0xff;
+	raw_send(fd, frame, (size_t)n, -1);
+	assert_int_equal(raw_error(fd, DK_BROKER_OP_OPEN, 11), -EPROTO);
+	frame[0] ^= 0xff;
+	/* Truncated: fewer payload bytes than the header says. */
+	raw_send(fd, frame, (size_t)n - 2, -1);
+	assert_int_equal(raw_error(fd, DK_BROKER_OP_OPEN, 11), -EPROTO);
+	/* Over the frame cap. */
+	memset(frame + n, 0, sizeof(frame) - (size_t)n);
+	raw_send(fd, frame, sizeof(frame), -1);
+	assert_int_equal(raw_error(fd, DK_BROKER_OP_OPEN, 11), -EPROTO);
+	/* Unknown opcode, and a supervisor opcode on the public socket. */
+	n = dk_frame_encode(frame, sizeof(frame), &dk_broker_proto, 0x77, 0, 12, NULL, 0);
+	raw_send(fd, frame, (size_t)n, -1);
+	assert_int_equal(raw_error(fd, 0x77, 12), -EOPNOTSUPP);
+	n = dk_frame_encode(frame, sizeof(frame), &dk_broker_proto, DK_SUPCTL_OP_ATTACH, 0, 13,
+			    NULL, 0);
+	raw_send(fd, frame, (size_t)n, -1);
+	assert_int_equal(raw_error(fd, DK_SUPCTL_OP_ATTACH, 13), -EOPNOTSUPP);
+	/* A reply flag from a client. */
+	n = dk_frame_encode(frame, sizeof(frame), &dk_broker_proto, DK_BROKER_OP_LIST,
+			    DK_FRAME_F_REPLY, 14, NULL, 0);
+	raw_send(fd, frame, (size_t)n, -1);
+	assert_int_equal(raw_error(fd, DK_BROKER_OP_LIST, 14), -EPROTO);
+	/* Payloads: a bad name, trailing bytes, LIST with a payload. */
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_string(&w, "null 0");
+	n = dk_frame_encode(frame, sizeof(frame), &dk_broker_proto, DK_BROKER_OP_OPEN, 0, 15, p,
+			    dk_wire_writer_len(&w));
+	raw_send(fd, frame, (size_t)n, -1);
+	assert_int_equal(raw_error(fd, DK_BROKER_OP_OPEN, 15), -EPROTO);
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_string(&w, "null0");
+	dk_wire_put_u8(&w, 0);
+	n = dk_frame_encode(frame, sizeof(frame), &dk_broker_proto, DK_BROKER_OP_OPEN, 0, 16, p,
+			    dk_wire_writer_len(&w));
+	raw_send(fd, frame, (size_t)n, -1);
+	assert_int_equal(raw_error(fd, DK_BROKER_OP_OPEN, 16), -EPROTO);
+	n = dk_frame_encode(frame, sizeof(frame), &dk_broker_proto, DK_BROKER_OP_LIST, 0, 17, p,
+			    4);
+	raw_send(fd, frame, (size_t)n, -1);
+	assert_int_equal(raw_error(fd, DK_BROKER_OP_LIST, 17), -EPROTO);
+
+	/* Descriptors: with the FDS flag (well formed, but no request takes any) and without. */
+	for (int with_flag = 0; with_flag < 2; with_flag++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, x), 0);
+		dk_wire_writer_init(&w, p, sizeof(p));
+		dk_wire_put_string(&w, "null0");
+		n = dk_frame_encode(frame, sizeof(frame), &dk_broker_proto, DK_BROKER_OP_OPEN,
+				    with_flag ? DK_FRAME_F_FDS : 0, 18, p, dk_wire_writer_len(&w));
+		raw_send(fd, frame, (size_t)n, x[1]);
+		close(x[1]);
+		assert_int_equal(raw_error(fd, DK_BROKER_OP_OPEN, 18), -EPROTO);
+		/* The broker closed its copy: our end sees the hang-up. */
+		pfd.fd = x[0];
+		pfd.events = POLLIN;
+		assert_int_equal(poll(&pfd, 1, 30000), 1);
+		assert_true(pfd.revents & POLLHUP);
+		close(x[0]);
+	}
+
+	/* The same connection still opens, and nothing reached the service before. */
+	open_ok(fd, chan, "null0", &g, &cfd, &s);
+	assert_int_equal(g.generation, 1);
+	close(cfd);
+	close(s.fd);
+	close(fd);
+	close(chan);
+	rig_stop(&R);
+}
+
+static void test_control_faults(void **state)
+{
+	struct dk_session_grant g;
+	struct session_req s;
+	struct rig R;
+	int fd, chan, cfd, x[2];
+	uint8_t p[8] = {0};
+
+	(void)state;
+	rig_start(&R, NULL, NULL);
+	/* READY and an ATTACH without its channel are refused; so is DETACH of nobody. */
+	assert_int_equal(dk_msg_send(R.ctl, &dk_supctl_proto, DK_SUPCTL_OP_READY, 0, 0, NULL, 0,
+				     NULL, 0, DEADLINE()),
+			 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, x), 0);
+	assert_int_equal(dk_msg_send(R.ctl, &dk_supctl_proto, DK_SUPCTL_OP_FENCE_RELEASE, 0, 0, p,
+				     sizeof(p), &x[1], 1, DEADLINE()),
+			 0);
+	close(x[1]);
+	detach(&R, "nobody0", 1, DK_DEVICE_FAILED);
+	{
+		uint8_t a[16 + 3 * 7];
+		struct dk_wire_writer w;
+
+		dk_wire_writer_init(&w, a, sizeof(a));
+		dk_wire_put_u64(&w, 1);
+		dk_wire_put_u32(&w, 1);
+		dk_wire_put_u32(&w, 0);
+		dk_wire_put_string(&w, "dk-null");
+		dk_wire_put_string(&w, "null0");
+		dk_wire_put_string(&w, "null");
+		assert_int_equal(dk_msg_send(R.ctl, &dk_supctl_proto, DK_SUPCTL_OP_ATTACH, 0, 0, a,
+					     dk_wire_writer_len(&w), NULL, 0, DEADLINE()),
+				 0);
+	}
+	/* The descriptor that came with the refused frame was closed. */
+	assert_channel_closed(x[0]);
+	/* The broker goes on: a proper ATTACH of generation 1 is not stale. */
+	chan = attach(&R, "dk-null", "null0", "null", 1);
+	fd = bconnect(&R);
+	open_ok(fd, chan, "null0", &g, &cfd, &s);
+	close(cfd);
+	close(s.fd);
+	close(fd);
+	close(chan);
+	rig_stop(&R);
+}
+
+static void test_status_other_uid(void **state)
+{
+	struct dk_device_status st[4];
+	uint32_t n;
+	struct rig R;
+	int status, chan;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	rig_start(&R, NULL, NULL);
+	chan = attach(&R, "dk-null", "null0", "null", 1);
+	/* Let another uid reach the socket; the broker decides by SO_PEERCRED. */
+	assert_int_equal(chmod(R.dir, 0711), 0);
+	assert_int_equal(chmod(R.broker_sock, 0666), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct dk_device_status one;
+		struct dk_msg *m = malloc(sizeof(*m));
+		uint32_t reason, k;
+		int fd, err;
+
+		if (!m || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+			_exit(10);
+		if (dk_broker_status(R.broker_sock, DEADLINE(), &one, 1, &k) != -EACCES)
+			_exit(11);
+		if (dk_socket_connect(R.broker_sock, DEADLINE(), &fd) < 0)
+			_exit(12);
+		if (dk_msg_call(fd, &dk_broker_proto, &dk_broker_reply_proto,
+				DK_BROKER_OP_STATUS, NULL, 0, NULL, 0, DEADLINE(), m,
+				&reason) != -EACCES ||
+		    reason != DK_REASON_POLICY)
+			_exit(13);
+		/* Our rules are for the test's uid, not this one: denied. */
+		{
+			uint8_t p[8];
+			struct dk_wire_writer w;
+
+			dk_wire_writer_init(&w, p, sizeof(p));
+			dk_wire_put_string(&w, "null0");
+			err = dk_msg_call(fd, &dk_broker_proto, &dk_broker_reply_proto,
+					  DK_BROKER_OP_OPEN, p, dk_wire_writer_len(&w), NULL, 0,
+					  DEADLINE(), m, &reason);
+		}
+		_exit(err == -EACCES && reason == DK_REASON_POLICY ? 0 : 14);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	{
+		char kv[32];
+
+		snprintf(kv, sizeof(kv), "uid=%u", NOBODY);
+		assert_int_equal(audit_count(&R, "broker.open", "open denied", NULL,
+					     "device=null0", kv, "verdict=deny", NULL),
+				 1);
+	}
+	/* The broker's own uid (and root) are answered; @max bounds what is written. */
+	assert_int_equal(dk_broker_status(R.broker_sock, DEADLINE(), st, 0, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(dk_broker_status(R.broker_sock, DEADLINE(), st, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(st[0].denials, 1);
+	assert_int_equal(dk_broker_status(R.broker_sock, 0, st, 4, &n), -EINVAL);
+	close(chan);
+	rig_stop(&R);
+}
+
+static void test_service_busy(void **state)
+{
+	struct dk_session_grant g;
+	struct session_req s;
+	uint32_t reason;
+	struct rig R;
+	int fd, chan, cfd;
+	uint64_t seq;
+
+	(void)state;
+	rig_start(&R, NULL, NULL);
+	chan = attach(&R, "dk-null", "null0", "null", 1);
+	fd = bconnect(&R);
+	seq = open_send(fd, "null0");
+	service_take(chan, &s);
+	service_answer(chan, &s, -EBUSY);
+	assert_int_equal(open_recv(fd, seq, &g, &cfd, &reason), -EBUSY);
+	assert_int_equal(reason, DK_REASON_NONE);
+	/* The service's end was ours to close; the client's end never left the broker. */
+	close(s.fd);
+	assert_int_equal(audit_count(&R, "broker.open", "open failed", NULL, "device=null0",
+				     "verdict=allow", "reason=EBUSY", NULL),
+			 1);
+	open_ok(fd, chan, "null0", &g, &cfd, &s);
+	close(cfd);
+	close(s.fd);
+	close(fd);
+	close(chan);
+	rig_stop(&R);
+}
+
+static void test_session_timeout(void **state)
+{
+	struct dk_device_status st;
+	struct dk_session_grant g;
+	struct session_req s, late;
+	uint32_t reason;
+	struct rig R;
+	int fd, chan, cfd;
+	uint64_t seq;
+
+	(void)state;
+	rig_start(&R, "--session-timeout-ms", "100");
+	chan = attach(&R, "dk-null", "null0", "null", 1);
+	fd = bconnect(&R);
+	seq = open_send(fd, "null0");
+	service_take(chan, &late); /* and never answer in time */
+	assert_int_equal(open_recv(fd, seq, &g, &cfd, &reason), -ETIMEDOUT);
+	assert_int_equal(reason, DK_REASON_NONE);
+	/* The client end is gone with the failed open. */
+	assert_int_equal(dk_socket_wait(late.fd, POLLIN, DEADLINE()), 0);
+	assert_int_equal(recv(late.fd, &reason, sizeof(reason), MSG_DONTWAIT), 0);
+	close(late.fd);
+	/* A late answer is ignored, and the next open works. */
+	service_answer(chan, &late, 0);
+	open_ok(fd, chan, "null0", &g, &cfd, &s);
+	assert_true(g.session_id > late.id);
+	status_of(&R, "null0", &st);
+	assert_int_equal(st.sessions, 1);
+	assert_int_equal(audit_count(&R, "broker.open", "open failed", NULL, "device=null0",
+				     "verdict=allow", "reason=ETIMEDOUT", NULL),
+			 1);
+	close(cfd);
+	close(s.fd);
+	close(fd);
+	close(chan);
+	rig_stop(&R);
+}
+
+static void test_pending_caps(void **state)
+{
+	struct session_req s[DK_BROKER_CLIENT_PENDING_MAX];
+	uint64_t seq[DK_BROKER_CLIENT_PENDING_MAX];
+	struct dk_session_grant g;
+	struct dk_msg *m = malloc(sizeof(*m));
+	uint32_t reason;
+	struct rig R;
+	int fd, fd2, chan, cfd;
+
+	(void)state;
+	assert_non_null(m);
+	rig_start(&R, "--max-clients", "2");
+	chan = attach(&R, "dk-null", "null0", "null", 1);
+	fd = bconnect(&R);
+	fd2 = bconnect(&R);
+	/* Over the client cap: accepted and closed at once. */
+	{
+		int fd3 = bconnect(&R);
+
+		assert_int_equal(dk_msg_recv(fd3, &dk_broker_reply_proto, DEADLINE(), m, NULL),
+				 -EPIPE);
+		close(fd3);
+	}
+	/* Opens in flight per connection are bounded; the next one is -EBUSY at once. */
+	for (uint32_t i = 0; i < DK_BROKER_CLIENT_PENDING_MAX; i++) {
+		seq[i] = open_send(fd, "null0");
+		service_take(chan, &s[i]);
+	}
+	assert_int_equal(open_error(fd, "null0", &reason), -EBUSY);
+	/* Another connection is not held up by them. */
+	{
+		struct session_req other;
+
+		open_ok(fd2, chan, "null0", &g, &cfd, &other);
+		close(cfd);
+		close(other.fd);
+	}
+	/* Answered out of order: each answer reaches its own request. */
+	for (uint32_t i = DK_BROKER_CLIENT_PENDING_MAX; i-- > 0;) {
+		service_answer(chan, &s[i], 0);
+		assert_int_equal(open_recv(fd, seq[i], &g, &cfd, &reason), 0);
+		assert_int_equal(g.session_id, s[i].id);
+		close(cfd);
+		close(s[i].fd);
+	}
+	free(m);
+	close(fd2);
+	close(fd);
+	close(chan);
+	rig_stop(&R);
+}
+
+static void test_policy_unreachable(void **state)
+{
+	struct dk_session_grant g;
+	struct session_req s;
+	struct list_entry e[2];
+	uint32_t reason;
+	struct rig R;
+	int fd, chan, cfd;
+
+	(void)state;
+	rig_start(&R, NULL, NULL);
+	chan = attach(&R, "dk-null", "null0", "null", 1);
+	fd = bconnect(&R);
+	open_ok(fd, chan, "null0", &g, &cfd, &s);
+	close(cfd);
+	close(s.fd);
+
+	/* dk-policyd restarts: the broker's connection broke; it reconnects on its own. */
+	dk_test_stop_daemon(R.policyd, R.policyd_sock);
+	start_policyd(&R);
+	open_ok(fd, chan, "null0", &g, &cfd, &s);
+	close(cfd);
+	close(s.fd);
+
+	/* dk-policyd gone: deny by default, audited as such; LIST refuses too. */
+	dk_test_stop_daemon(R.policyd, R.policyd_sock);
+	R.policyd = 0;
+	assert_int_equal(open_error(fd, "null0", &reason), -EACCES);
+	assert_int_equal(reason, DK_REASON_POLICY);
+	assert_int_equal(list(fd, e, 2), -EACCES);
+	assert_int_equal(audit_count(&R, "broker.open", "open denied", NULL, "device=null0",
+				     "verdict=deny", "reason=policy-unreachable", NULL),
+			 1);
+	close(fd);
+	close(chan);
+	rig_stop(&R);
+}
+
+static void test_logd_unreachable(void **state)
+{
+	struct dk_session_grant g;
+	struct session_req s;
+	char text[8192];
+	struct rig R;
+	int fd, chan, cfd;
+
+	(void)state;
+	rig_init(&R);
+	/* No dk-logd at all: policyd and the broker serve, their records are unaudited. */
+	{
+		char *argv[] = {getenv("DK_POLICYD"), "--socket", R.policyd_sock, "--policy",
+				R.policy, "--ready-fd", "3", NULL};
+
+		R.policyd = spawn_ready(argv, R.errlog);
+	}
+	start_broker(&R, false, NULL, NULL);
+	chan = attach(&R, "dk-null", "null0", "null", 1);
+	fd = bconnect(&R);
+	open_ok(fd, chan, "null0", &g, &cfd, &s);
+	close(cfd);
+	close(s.fd);
+	close(fd);
+	/* Stopped with its channel open: no state change to journal. */
+	dk_test_stop_daemon(R.broker, R.broker_sock);
+	R.broker = 0;
+	close(chan);
+	read_errlog(&R, text, sizeof(text));
+	/* The attach and the open: neither could be stored. */
+	assert_non_null(strstr(text, "1 opens, 0 denials, 0 failed, 0 audited, 2 unaudited"));
+	rig_stop(&R);
+}
+
+static void test_no_supervisor(void **state)
+{
+	uint32_t reason;
+	struct rig R;
+	int fd;
+
+	(void)state;
+	rig_init(&R);
+	start_logd(&R);
+	start_policyd(&R);
+	/* No control socket: no devices, but served; --socket etc. instead of --runtime-dir. */
+	{
+		char *argv[] = {getenv("DK_BROKER"), "--socket", R.broker_sock, "--policyd",
+				R.policyd_sock, "--logd", R.logd_sock, "--ready-fd", "3", NULL};
+
+		unsetenv(DK_ENV_SUPERVISOR_FD);
+		unsetenv(DK_ENV_RUNTIME_DIR);
+		R.broker = spawn_ready(argv, R.errlog);
+	}
+	fd = bconnect(&R);
+	assert_int_equal(open_error(fd, "ghost0", &reason), -ENODEV);
+	/* Unknown, so classless: the class rule for "null" cannot match it. */
+	assert_int_equal(open_error(fd, "null0", &reason), -EACCES);
+	close(fd);
+	rig_stop(&R); /* SIGTERM: exit 0, socket removed */
+}
+
+static void test_usage(void **state)
+{
+	const char *bin = getenv("DK_BROKER");
+	const char *const cases[][4] = {
+		{"--max-clients", "0", NULL, NULL},
+		{"--session-timeout-ms", "x", NULL, NULL},
+		{"--control-fd", "0", NULL, NULL}, /* stdin here is not a socket */
+		{"--socket", "/tmp/x.sock", NULL, NULL}, /* no --policyd */
+		{"stray", NULL, NULL, NULL},
+	};
+
+	(void)state;
+	if (!bin)
+		skip();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int status;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			char *argv[6] = {(char *)bin};
+			int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+			if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 2) < 0)
+				_exit(127);
+			unsetenv(DK_ENV_RUNTIME_DIR);
+			for (int k = 0; k < 4 && cases[i][k]; k++)
+				argv[k + 1] = (char *)cases[i][k];
+			execv(bin, argv);
+			_exit(127);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 2);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_deny_by_default),
+		cmocka_unit_test(test_open_allowed),
+		cmocka_unit_test(test_no_enumeration),
+		cmocka_unit_test(test_restarting_and_failed),
+		cmocka_unit_test(test_stale_attach),
+		cmocka_unit_test(test_service_denied),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_control_faults),
+		cmocka_unit_test(test_status_other_uid),
+		cmocka_unit_test(test_service_busy),
+		cmocka_unit_test(test_session_timeout),
+		cmocka_unit_test(test_pending_caps),
+		cmocka_unit_test(test_policy_unreachable),
+		cmocka_unit_test(test_logd_unreachable),
+		cmocka_unit_test(test_no_supervisor),
+		cmocka_unit_test(test_usage),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
