@@ -28,9 +28,10 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: dk-broker --runtime-dir DIR | --socket PATH --policyd PATH [--logd PATH]\n"
-		     "                 [--control-fd FD] [--max-clients N]\n"
-		     "                 [--session-timeout-ms MS] [--ready-fd FD]\n");
+	fprintf(out, "usage: dk-broker --runtime-dir DIR\n"
+		     "       dk-broker --socket PATH --policyd PATH [--logd PATH]\n"
+		     "options: [--control-fd FD] [--max-clients N] [--session-timeout-ms MS]\n"
+		     "         [--ready-fd FD]\n");
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)

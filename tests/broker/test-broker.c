@@ -195,7 +195,8 @@ static void test_no_enumeration(void **state)
 				     "verdict=allow", "reason=ENODEV", "rule=me-ghost", NULL),
 			 1);
 	assert_int_equal(audit_count(&R, "broker.open", "open denied", NULL, "device=secret0",
-				     "verdict=deny", "reason=deny-rule", "rule=me-not-secret", NULL),
+				     "verdict=deny", "reason=deny-rule", "rule=me-not-secret",
+				     NULL),
 			 1);
 
 	/* LIST: only what we may open. */

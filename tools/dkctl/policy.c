@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <dk/error.h>
@@ -26,10 +27,11 @@ static void policy_usage(FILE *out)
 		     "  check FILE         validate a policy file offline: 'FILE: ok (N rules)' or\n"
 		     "                     'FILE:LINE: error'; exit 0 when valid, 1 when not\n"
 		     "  stats              the counters of the dk-policyd at --socket PATH\n"
-		     "  reload             make dk-policyd re-read its policy file; exit 1 when it\n"
-		     "                     refuses (invalid file: the old policy stays; not an asker)\n"
+		     "  reload             make dk-policyd re-read its policy file; exit 1 when\n"
+		     "                     refused (invalid file: the old policy stays; not an\n"
+		     "                     asker)\n"
 		     "  --runtime-dir DIR  the dk-policyd at DIR/policyd.sock (reload; default\n"
-		     "                     $XDG_RUNTIME_DIR/driverkit)\n"
+		     "                     $DK_RUNTIME_DIR, else $XDG_RUNTIME_DIR/driverkit)\n"
 		     "  --json             one JSON object per line\n"
 		     "  --timeout SECONDS  deadline of each request (default 5)\n"
 		     "  -h, --help         this text\n");
@@ -208,11 +210,12 @@ static int policy_reload(int argc, char **argv)
 	if (o.socket && o.runtime_dir)
 		return dkctl_usage_error("policy", "--socket and --runtime-dir exclude each other");
 	if (!o.socket) {
+		if (!o.runtime_dir && getenv(DK_ENV_RUNTIME_DIR) && *getenv(DK_ENV_RUNTIME_DIR))
+			o.runtime_dir = getenv(DK_ENV_RUNTIME_DIR);
 		if (!o.runtime_dir) {
-			err = dk_runtime_dir_default(dir, sizeof(dir));
-			if (err < 0)
-				return dkctl_usage_error("policy", "no XDG_RUNTIME_DIR: give "
-								   "--socket PATH or --runtime-dir DIR");
+			if (dk_runtime_dir_default(dir, sizeof(dir)) < 0)
+				return dkctl_usage_error("policy", "no runtime directory: give "
+								   "--socket or --runtime-dir");
 			o.runtime_dir = dir;
 		}
 		err = dk_runtime_path(o.runtime_dir, DK_RT_POLICYD_SOCKET, sock, sizeof(sock));
@@ -257,7 +260,8 @@ static int policy_reload(int argc, char **argv)
 static int policy_run(int argc, char **argv)
 {
 	if (argc < 2)
-		return dkctl_usage_error("policy", "policy needs a subcommand: check, stats or reload");
+		return dkctl_usage_error("policy",
+					 "policy needs a subcommand: check, stats or reload");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		policy_usage(stdout);
 		return DKCTL_EXIT_OK;
