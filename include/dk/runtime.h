@@ -104,9 +104,12 @@ DK_EXPORT int dk_rt_check_name(const char *s);
 enum dk_supctl_opcode {
 	/* child -> supervisor, no reply: set-up is done, the child serves. Payload empty. */
 	DK_SUPCTL_OP_READY = 0x0001,
-	/* service -> supervisor, no reply: take a fence into the registry.
+	/* service -> supervisor: take a fence into the registry.
 	 * Payload: u64 tag (the service's name for it, unique among its live registrations).
-	 * Descriptors: the DK_FENCE_NR_FDS of a fence exported with SIGNAL|WAIT|TRANSFER. */
+	 * Descriptors: the DK_FENCE_NR_FDS of a fence exported with SIGNAL|WAIT|TRANSFER.
+	 * Reply (empty) once the supervisor holds the fence with signal rights; only then may the
+	 * service export it wait-only (which seals it: a sealed fence cannot be imported with
+	 * SIGNAL any more). An error reply (-ENOSPC over the cap) leaves it unregistered. */
 	DK_SUPCTL_OP_FENCE_REGISTER = 0x0002,
 	/* service -> supervisor, no reply: drop registration @tag (u64) (queue destroyed). */
 	DK_SUPCTL_OP_FENCE_RELEASE = 0x0003,
@@ -122,6 +125,7 @@ enum dk_supctl_opcode {
 #define DK_SUPCTL_FENCES_MAX 4096u /* registered fences per service start */
 
 DK_EXPORT extern const struct dk_frame_proto dk_supctl_proto;
+DK_EXPORT extern const struct dk_frame_proto dk_supctl_reply_proto;
 
 /*
  * The child side of the control socket, for every process the supervisor starts.
@@ -136,10 +140,11 @@ DK_EXPORT int dk_child_ready(uint64_t deadline_ns);
 /*
  * dk_child_fence_register - put @fence (which must hold SIGNAL|WAIT|TRANSFER and not be sealed)
  * in the supervisor's registry under @tag, so that if this process dies every waiter on it
- * wakes with -ENODEV / DK_REASON_DRIVER_CRASHED. Call it before any other process can wait on
- * the fence. The registration is in the control socket when this returns, so it counts even if
- * the process dies before the supervisor reads it.
- * Returns 0; -ENOENT (no supervisor); the errors of dk_fence_export() and dk_msg_send().
+ * wakes with -ENODEV / DK_REASON_DRIVER_CRASHED. Call it before the fence is exported wait-only
+ * (which seals it) and before any other process can wait on it; it returns once the supervisor
+ * holds the fence.
+ * Returns 0; -ENOENT (no supervisor); the supervisor's refusal (-ENOSPC over its cap); the
+ * errors of dk_fence_export() and dk_msg_call().
  */
 DK_EXPORT int dk_child_fence_register(struct dk_fence *fence, uint64_t tag, uint64_t deadline_ns);
 

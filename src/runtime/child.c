@@ -46,6 +46,7 @@ int dk_child_ready(uint64_t deadline_ns)
 int dk_child_fence_register(struct dk_fence *fence, uint64_t tag, uint64_t deadline_ns)
 {
 	int fd = dk_child_control_fd(), fds[DK_FENCE_NR_FDS], err;
+	static __thread struct dk_msg reply;
 	uint8_t p[8];
 	struct dk_wire_writer w;
 
@@ -58,10 +59,13 @@ int dk_child_fence_register(struct dk_fence *fence, uint64_t tag, uint64_t deadl
 		return err;
 	dk_wire_writer_init(&w, p, sizeof(p));
 	dk_wire_put_u64(&w, tag);
-	err = dk_msg_send(fd, &dk_supctl_proto, DK_SUPCTL_OP_FENCE_REGISTER, 0, tag, p, sizeof(p),
-			  fds, DK_FENCE_NR_FDS, deadline_ns);
+	err = dk_msg_call(fd, &dk_supctl_proto, &dk_supctl_reply_proto,
+			  DK_SUPCTL_OP_FENCE_REGISTER, p, sizeof(p), fds, DK_FENCE_NR_FDS,
+			  deadline_ns, &reply, NULL);
 	for (int i = 0; i < DK_FENCE_NR_FDS; i++)
 		close(fds[i]);
+	if (err == 0)
+		dk_msg_close_fds(&reply);
 	return err;
 }
 

@@ -25,6 +25,16 @@ const struct dk_frame_proto dk_supctl_proto = {
 	.ops = supctl_ops,
 };
 
+static const struct dk_frame_opdesc supctl_reply_ops[] = {
+	{DK_SUPCTL_OP_FENCE_REGISTER, 0, 0, 0, "fence-register"},
+};
+const struct dk_frame_proto dk_supctl_reply_proto = {
+	.name = "supctl-reply",
+	.minor = DK_SUPCTL_PROTO_MINOR,
+	.n_ops = 1,
+	.ops = supctl_reply_ops,
+};
+
 static const struct dk_frame_opdesc supd_ops[] = {
 	{DK_SUPD_OP_STATUS, 0, 0, 0, "status"},
 	{DK_SUPD_OP_STOP, 0, 0, 0, "stop"},
