@@ -27,7 +27,7 @@
 #include <dk/ring.h>
 
 #define DK_SVC_QUEUES_MAX DK_RING_WAIT_MAX
-#define DK_SVC_BATCH 32u /* submissions taken from one queue per pass */
+#define DK_SVC_BATCH 64u /* submissions taken from one queue per pass */
 
 struct dk_htable;
 
