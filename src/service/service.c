@@ -52,6 +52,7 @@ struct session {
 	struct dk_budget *budget;
 	uint32_t n_buffers, n_fences, inflight, next_queue_id;
 	uint64_t completed, refused;
+	bool send_failed; /* a reply could not be sent: the session ends */
 	struct squeue *queues[DK_SESSION_QUEUES_MAX];
 };
 
@@ -300,11 +301,20 @@ static void queue_destroy(struct svc *v, struct squeue *q)
 
 /* ---- session requests ---- */
 
+/*
+ * Answer a request without ever waiting: the serving thread is shared by every session, so a
+ * client that does not read its replies (its socket full) loses its session instead of
+ * stalling everyone else.
+ */
 static int reply(struct session *s, uint16_t op, uint64_t seq, const void *p, size_t len,
 		 const int *fds, uint32_t n_fds)
 {
-	return dk_msg_send(s->fd, &dk_session_reply_proto, op, DK_FRAME_F_REPLY, seq, p, len, fds,
-			   n_fds, dk_now_ns() + CTL_DEADLINE_NS);
+	int err = dk_msg_send(s->fd, &dk_session_reply_proto, op, DK_FRAME_F_REPLY, seq, p, len,
+			      fds, n_fds, 0);
+
+	if (err < 0)
+		s->send_failed = true;
+	return err;
 }
 
 static int reply_index(struct session *s, const struct dk_frame *f, uint32_t index)
@@ -595,6 +605,10 @@ static void session_readable(struct svc *v, struct session *s)
 			}
 			dk_msg_close_fds(m);
 		}
+		if (s->send_failed) {
+			session_end(v, s);
+			return;
+		}
 		if (err < 0 && m->have_header) {
 			uint32_t reason = err == -EPERM	   ? DK_REASON_POLICY
 					  : err == -ENOSPC ? DK_REASON_BUDGET
@@ -602,7 +616,7 @@ static void session_readable(struct svc *v, struct session *s)
 							   : DK_REASON_NONE;
 
 			if (dk_msg_reply_error(s->fd, &dk_session_reply_proto, m->raw_opcode,
-					       m->raw_seq, err, reason) == -EPIPE) {
+					       m->raw_seq, err, reason) < 0) {
 				session_end(v, s);
 				return;
 			}
