@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <dk/error.h>
+#include <dk/runtime.h>
+#include <dk/time.h>
 
 #include "logd.h"
 
@@ -150,6 +152,13 @@ int main(int argc, char **argv)
 
 		(void)w;
 		close((int)ready_fd);
+	}
+	if (dk_child_control_fd() >= 0) {
+		/* Started by dk-supervisor: READY on the control socket (docs/supervisor.md). */
+		err = dk_child_ready(dk_deadline_in(DK_NSEC_PER_SEC));
+		if (err < 0)
+			fprintf(stderr, "%s: cannot tell the supervisor: %s\n", argv[0],
+				strerror(-err));
 	}
 	err = dk_logd_run(d, sfd);
 	dk_logd_destroy(d);
