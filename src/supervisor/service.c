@@ -379,6 +379,9 @@ void dk_supd_service_ready(struct dk_supd *s, struct dk_supd_service *v)
 		disarm_timer(v);
 	v->last_ready_ns = v->t0_valid ? now - v->t0_ns : 0;
 	v->t0_valid = false;
+	/* The broker first: once the record below can be read, ATTACH is in its socket. */
+	if (is_device(v) && !v->dying && dk_supd_send_attach(s, v) == 0)
+		v->attached = true;
 	if (v->cfg->kind == DK_SUPD_KIND_LOGD && !v->dying)
 		dk_supd_journal_flush(s);
 	dk_supd_journal(s, DK_LOG_INFO, "supervisor.ready", "service ready",
@@ -386,9 +389,7 @@ void dk_supd_service_ready(struct dk_supd *s, struct dk_supd_service *v)
 			(int)v->pid, (unsigned long long)v->generation, v->restarts,
 			(unsigned long long)v->last_ready_ns);
 	if (v->dying)
-		return; /* READY drained after its death: nothing to attach */
-	if (is_device(v) && dk_supd_send_attach(s, v) == 0)
-		v->attached = true;
+		return; /* READY drained after its death: nothing more to do */
 	if (v->cfg->kind == DK_SUPD_KIND_BROKER)
 		start_waiting_devices(s);
 	dk_supd_boot_advance(s);

@@ -39,7 +39,9 @@ struct dev {
 };
 
 struct stack {
-	pid_t pid; /* the supervisor; 0 once reaped */
+	const char *broker;      /* the broker's exec; NULL: dk-test-child logging to @blog */
+	const char *policy_text; /* NULL: deny everything */
+	pid_t pid;               /* the supervisor; 0 once reaped */
 	char dir[64];
 	char rt[96], sock[128], logd_sock[128];
 	char manifest[96], blog[96], serve[96];
@@ -84,8 +86,9 @@ static inline void write_manifest(struct stack *st, const char *stack_extra, con
 			     "[stack]\npolicy = policy.conf\ncrash_log_lines = 2\n%s"
 			     "[service logd]\nkind = logd\nexec = dk-logd\n"
 			     "[service policyd]\nkind = policyd\nexec = dk-policyd\n"
-			     "[service broker]\nkind = broker\nexec = %s\nargs = --broker-log %s\n",
-			     stack_extra ? stack_extra : "", child, st->blog);
+			     "[service broker]\nkind = broker\nexec = %s\n%s%s\n",
+			     stack_extra ? stack_extra : "", st->broker ? st->broker : child,
+			     st->broker ? "" : "args = --broker-log ", st->broker ? "" : st->blog);
 	for (int i = 0; devs && devs[i].name; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n,
 				      "[service %s]\nkind = device\nexec = %s\ndevice = %s\n"
@@ -95,7 +98,7 @@ static inline void write_manifest(struct stack *st, const char *stack_extra, con
 	assert_true(n < sizeof(text));
 	write_file(st->manifest, text);
 	snprintf(path, sizeof(path), "%s/policy.conf", st->dir);
-	write_file(path, "; deny everything\n");
+	write_file(path, st->policy_text ? st->policy_text : "; deny everything\n");
 }
 
 static inline void stack_init(struct stack *st)

@@ -231,9 +231,9 @@ static void test_start_timeout(void **state)
 
 	(void)state;
 	/* Never READY: killed at the start timeout, counted as a crash; the boot goes on. */
-	stack_start(&S, "start_timeout_ms = 100\nrestart_limit = 0\n", devs);
+	stack_start(&S, "start_timeout_ms = 1500\nrestart_limit = 0\n", devs);
 	wait_journal(&S, "supervisor.crash-loop", "service=mute ", NULL, &rec);
-	wait_journal(&S, "supervisor.start", "service=mute ", "start_timeout_ms=100", &rec);
+	wait_journal(&S, "supervisor.start", "service=mute ", "start_timeout_ms=1500", &rec);
 	n = status(&S, s);
 	d = find(s, n, "mute");
 	assert_int_equal(d->state, DK_SERVICE_FAILED);

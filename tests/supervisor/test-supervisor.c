@@ -26,6 +26,7 @@
 #include <dk/msg.h>
 #include <dk/wire.h>
 
+#include "broker-client.h"
 #include "supd-test.h"
 #include "supervisor.h"
 
@@ -267,6 +268,63 @@ static void test_other_uid_refused(void **state)
 	stack_stop(&S, SIGTERM);
 }
 
+/* The broker's view of device @dev: wait for its attach record of @gen, then ask STATUS. */
+static void broker_sees(struct stack *st, const char *dev, uint64_t gen, uint32_t pid)
+{
+	struct dk_device_status d[DK_BROKER_DEVICES_MAX];
+	struct dk_log_record rec;
+	char sock[160], a[64], b[64];
+	uint32_t n;
+
+	snprintf(a, sizeof(a), "device=%s ", dev);
+	snprintf(b, sizeof(b), "generation=%" PRIu64 " ", gen);
+	wait_journal(st, "broker.attach", a, b, &rec);
+	assert_non_null(strstr(rec.fields, "verdict=allow"));
+	snprintf(sock, sizeof(sock), "%s/" DK_RT_BROKER_SOCKET, st->rt);
+	assert_int_equal(dk_broker_status(sock, DEADLINE(), d, DK_BROKER_DEVICES_MAX, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(d[0].device, dev);
+	assert_int_equal(d[0].generation, gen);
+	assert_int_equal(d[0].pid, pid);
+	assert_int_equal(d[0].state, DK_DEVICE_UP);
+}
+
+static void test_real_broker(void **state)
+{
+	static const struct dev devs[] = {{"null", "null0", "--register 2"}, {0}};
+	struct dk_service_status s[DK_SUPD_SERVICES_MAX];
+	const struct dk_service_status *d;
+	uint64_t gen;
+	uint32_t n;
+
+	(void)state;
+	stack_init(&S);
+	S.broker = env_or_skip("DK_BROKER");
+	S.policy_text = "[rule null-service]\nservice = null\ndevice = null0\n"
+			"rights = read, write, map, wait, signal, transfer\nqos = normal\n"
+			"max_bytes = 1M\nmax_buffers = 4\nmax_inflight = 4\nmax_fences = 4\n";
+	stack_start(&S, "restart_delay_ms = 10\n", devs);
+	n = status(&S, s);
+	d = find(s, n, "null");
+	gen = d->generation;
+	broker_sees(&S, "null0", gen, d->pid);
+	/* The device crashes: the broker gets the next start. */
+	assert_int_equal(kill((pid_t)d->pid, SIGKILL), 0);
+	wait_ready(&S, "null", gen + 1);
+	n = status(&S, s);
+	d = find(s, n, "null");
+	broker_sees(&S, "null0", gen + 1, d->pid);
+	/* The broker crashes: it comes back, then the device with a new channel. */
+	assert_int_equal(kill((pid_t)find(s, n, "broker")->pid, SIGKILL), 0);
+	wait_ready(&S, "broker", gen + 2);
+	wait_ready(&S, "null", gen + 3);
+	n = status(&S, s);
+	d = find(s, n, "null");
+	assert_int_equal(d->restarts, 2);
+	broker_sees(&S, "null0", gen + 3, d->pid);
+	stack_stop(&S, SIGTERM);
+}
+
 static void test_bad_manifest(void **state)
 {
 	char out[1024] = "", want[160];
@@ -314,6 +372,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_public_malformed, teardown),
 		cmocka_unit_test_teardown(test_client_cap, teardown),
 		cmocka_unit_test_teardown(test_other_uid_refused, teardown),
+		cmocka_unit_test_teardown(test_real_broker, teardown),
 		cmocka_unit_test_teardown(test_bad_manifest, teardown),
 	};
 
