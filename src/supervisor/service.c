@@ -131,7 +131,7 @@ void dk_supd_service_finish(struct dk_supd *s, struct dk_supd_service *v)
 		if (v->ctl_fd >= 0)
 			dk_supd_control_read(s, v, 0);
 	}
-	dk_supd_registry_reap(v);
+	dk_supd_registry_reap(v, NULL);
 	free(v->fences);
 	v->fences = NULL;
 	close_fd(s, &v->pidfd, true);
@@ -480,8 +480,8 @@ static void died(struct dk_supd *s, struct dk_supd_service *v, uint64_t t_death,
 	v->dying = true;
 	if (v->ctl_fd >= 0)
 		dk_supd_control_read(s, v, 0);
-	n_reaped = dk_supd_registry_reap(v);
-	reap_ns = dk_now_ns() - t_death;
+	n_reaped = dk_supd_registry_reap(v, &reap_ns);
+	reap_ns -= t_death;
 	v->dying = false;
 	v->fences_reaped += n_reaped;
 	close_fd(s, &v->pidfd, true);

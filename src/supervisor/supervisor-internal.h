@@ -168,9 +168,9 @@ void dk_supd_service_cancel(struct dk_supd *s, struct dk_supd_service *v);
 
 /* Read what is queued on @v's control socket: at most @max frames, or all when @max is 0. */
 void dk_supd_control_read(struct dk_supd *s, struct dk_supd_service *v, unsigned int max);
-/* Fail every registered fence of @v (-ENODEV, DK_REASON_DRIVER_CRASHED) and drop it.
- * Returns the number of fences reaped. */
-uint32_t dk_supd_registry_reap(struct dk_supd_service *v);
+/* Fail every registered fence of @v (-ENODEV, DK_REASON_DRIVER_CRASHED), then drop them all.
+ * Returns the number of fences reaped; @ret_failed_ns (optional): when the last was failed. */
+uint32_t dk_supd_registry_reap(struct dk_supd_service *v, uint64_t *ret_failed_ns);
 /* Send ATTACH / DETACH for device service @v to the broker. 0 or -errno. */
 int dk_supd_send_attach(struct dk_supd *s, struct dk_supd_service *v);
 int dk_supd_send_detach(struct dk_supd *s, struct dk_supd_service *v, uint32_t device_state);
