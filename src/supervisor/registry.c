@@ -35,6 +35,20 @@ static struct dk_supd_fence *find(struct dk_supd_service *v, uint64_t tag)
 	return NULL;
 }
 
+/*
+ * Whether one more fence fits our descriptor limit, keeping a reserve so that a frame carrying
+ * descriptors can always be received (a frame whose descriptors the kernel cannot install
+ * arrives truncated and would look malformed).
+ */
+static bool fd_room(const struct dk_supd *s)
+{
+	uint64_t fences = 0, reserve = 256 + 4 * (uint64_t)s->n;
+
+	for (uint32_t i = 0; i < s->n; i++)
+		fences += s->svcs[i].n_fences;
+	return DK_FENCE_NR_FDS * (fences + 1) + reserve <= s->fd_limit;
+}
+
 static int grow(struct dk_supd_service *v)
 {
 	uint32_t cap = v->cap_fences ? 2 * v->cap_fences : 16;
@@ -88,6 +102,15 @@ static void fence_register(struct dk_supd *s, struct dk_supd_service *v, struct 
 				"fence registry full: registration refused",
 				"service=%s pid=%d tag=%llu registered=%u", v->cfg->name,
 				(int)v->pid, (unsigned long long)tag, v->n_fences);
+		register_reply(v, msg, -ENOSPC, DK_REASON_BUDGET);
+		return;
+	}
+	if (!old && !fd_room(s)) {
+		dk_supd_journal(s, DK_LOG_WARNING, "supervisor.registry",
+				"supervisor out of descriptors: registration refused",
+				"service=%s pid=%d tag=%llu fd_limit=%llu", v->cfg->name,
+				(int)v->pid, (unsigned long long)tag,
+				(unsigned long long)s->fd_limit);
 		register_reply(v, msg, -ENOSPC, DK_REASON_BUDGET);
 		return;
 	}

@@ -110,6 +110,7 @@ struct dk_supd {
 	int epfd, lfd, ready_fd;
 	struct rlimit nofile; /* as we found it: what the services get */
 	bool nofile_raised;
+	uint64_t fd_limit;    /* our own soft limit, after raising it */
 	uint64_t start_ns;
 	uint64_t generation; /* of the latest start of any service */
 	uint32_t n;

@@ -240,12 +240,16 @@ static void raise_nofile(struct dk_supd *s)
 {
 	struct rlimit rl;
 
+	s->fd_limit = 1024;
 	if (getrlimit(RLIMIT_NOFILE, &s->nofile) < 0)
 		return;
+	s->fd_limit = s->nofile.rlim_cur;
 	rl = s->nofile;
 	rl.rlim_cur = rl.rlim_max;
-	if (rl.rlim_cur != s->nofile.rlim_cur && setrlimit(RLIMIT_NOFILE, &rl) == 0)
+	if (rl.rlim_cur != s->nofile.rlim_cur && setrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		s->nofile_raised = true;
+		s->fd_limit = rl.rlim_cur;
+	}
 }
 
 int dk_supd_create(const struct dk_supd_config *cfg, struct dk_supd **ret_supd)

@@ -11,6 +11,8 @@
  *   --fill               before READY: fill the registry (DK_SUPCTL_FENCES_MAX fences, not
  *                        kept here), check one more is refused with -ENOSPC while a tag can
  *                        still be replaced, release one and register again; exit 100 if not
+ *   --fill-fds           before READY: register fences (not kept here) until one is refused,
+ *                        which must be -ENOSPC; exit 100 if not
  *   --no-ready           never send READY
  *   --exit N             exit with status N before READY
  *   --crash-after-ready  exit 3 right after READY
@@ -241,6 +243,7 @@ int main(int argc, char **argv)
 		{"serve", required_argument, NULL, 's'},
 		{"no-ready", no_argument, NULL, 'n'},
 		{"fill", no_argument, NULL, 'f'},
+		{"fill-fds", no_argument, NULL, 'F'},
 		{"exit", required_argument, NULL, 'e'},
 		{"crash-after-ready", no_argument, NULL, 'c'},
 		{"ignore-term", no_argument, NULL, 'i'},
@@ -252,6 +255,7 @@ int main(int argc, char **argv)
 	const char *serve = NULL;
 	int opt, n_log = 0, n_reg = 0, exit_code = -1, lfd = -1, sfd, ctl, bfd;
 	bool ready = true, crash = false, ignore_term = false, violate = false, fill = false;
+	bool fill_fds = false;
 	int conns[CONNS_MAX];
 	uint64_t end = dk_deadline_in(LIFETIME_NS);
 	sigset_t mask;
@@ -274,6 +278,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			fill = true;
+			break;
+		case 'F':
+			fill_fds = true;
 			break;
 		case 'e':
 			exit_code = atoi(optarg);
@@ -326,6 +333,15 @@ int main(int argc, char **argv)
 	make_fences(n_reg);
 	if (fill)
 		fill_registry();
+	if (fill_fds) {
+		uint64_t tag = 1;
+		int err;
+
+		while ((err = register_new(tag)) == 0 && tag <= DK_SUPCTL_FENCES_MAX)
+			tag++;
+		if (err != -ENOSPC)
+			die("fill-fds", err < 0 ? err : EINVAL);
+	}
 	if (serve) {
 		int err;
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,6 +42,7 @@ struct dev {
 struct stack {
 	const char *broker;      /* the broker's exec; NULL: dk-test-child logging to @blog */
 	const char *policy_text; /* NULL: deny everything */
+	unsigned int nofile;     /* the supervisor's descriptor limit; 0: ours */
 	pid_t pid;               /* the supervisor; 0 once reaped */
 	char dir[64];
 	char rt[96], sock[128], logd_sock[128];
@@ -133,6 +135,12 @@ static inline int supervisor_spawn(struct stack *st, int ready_fd, bool err_pipe
 	assert_true(st->pid >= 0);
 	if (st->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (st->nofile) {
+			struct rlimit rl = {st->nofile, st->nofile};
+
+			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+				_exit(127);
+		}
 		if (ready_fd >= 0 && dup2(ready_fd, 3) < 0)
 			_exit(127);
 		if (err_pipe && dup2(ep[1], 2) < 0)

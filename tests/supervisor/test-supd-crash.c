@@ -280,6 +280,30 @@ static void test_registry_cap(void **state)
 	stack_stop(&S, SIGTERM);
 }
 
+static void test_registry_fd_budget(void **state)
+{
+	static const struct dev devs[] = {{"fds", "fds0", "--fill-fds"}, {0}};
+	struct dk_service_status s[DK_SUPD_SERVICES_MAX];
+	const struct dk_service_status *d;
+	struct dk_log_record rec;
+	uint32_t n;
+
+	(void)state;
+	/* 1024 descriptors: the supervisor refuses registrations before it could fail to receive
+	 * one (which would look like a malformed frame and kill the service). */
+	stack_init(&S);
+	S.nofile = 1024;
+	stack_start(&S, "start_timeout_ms = 120000\n", devs);
+	n = status(&S, s);
+	d = find(s, n, "fds");
+	assert_int_equal(d->state, DK_SERVICE_RUNNING);
+	assert_int_equal(d->restarts, 0);
+	assert_true(d->fences_registered > 100);
+	assert_true(d->fences_registered * DK_FENCE_NR_FDS < 1024);
+	wait_journal(&S, "supervisor.registry", "service=fds ", "fd_limit=1024", &rec);
+	stack_stop(&S, SIGTERM);
+}
+
 static void test_broker_restart(void **state)
 {
 	static const struct dev devs[] = {{"null", "null0", "--register 3"}, {0}};
@@ -364,6 +388,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_start_timeout, teardown),
 		cmocka_unit_test_teardown(test_protocol_violation, teardown),
 		cmocka_unit_test_teardown(test_registry_cap, teardown),
+		cmocka_unit_test_teardown(test_registry_fd_budget, teardown),
 		cmocka_unit_test_teardown(test_broker_restart, teardown),
 		cmocka_unit_test_teardown(test_logd_restart, teardown),
 	};
