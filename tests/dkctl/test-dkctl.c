@@ -351,7 +351,8 @@ static void test_usage_errors(void **state)
 	const char *const *const cases[] = {
 		(const char *const[]){NULL},
 		(const char *const[]){"frobnicate", NULL},
-		(const char *const[]){"log", NULL},
+		(const char *const[]){"log", "--socket", "/x", "--runtime-dir", "/y", NULL},
+		(const char *const[]){"log", "--socket", "/x", "--service", "a", "--pid", "3", NULL},
 		(const char *const[]){"log", "--socket", NULL},
 		(const char *const[]){"log", "--socket", "/x", "--bogus", NULL},
 		(const char *const[]){"log", "--socket", "/x", "--min-severity", "loud", NULL},

@@ -8,8 +8,11 @@
 #ifndef DKCTL_H
 #define DKCTL_H
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define DKCTL_EXIT_OK 0
 #define DKCTL_EXIT_FAIL 1
@@ -27,6 +30,16 @@ struct dkctl_command {
 
 extern const struct dkctl_command dkctl_log_command;
 extern const struct dkctl_command dkctl_policy_command;
+extern const struct dkctl_command dkctl_up_command;
+extern const struct dkctl_command dkctl_status_command;
+extern const struct dkctl_command dkctl_demo_command;
+
+/* The runtime directory a command talks to: @opt, else $DK_RUNTIME_DIR, else the default. */
+int dkctl_runtime_dir(const char *opt, char *buf, size_t size);
+
+/* The pid of service @name's current process, from the supervisor of the stack in @rt.
+ * Returns 0; -ESRCH (no such service, or not running); the supervisor call's errors. */
+int dkctl_service_pid(const char *rt, const char *name, uint64_t timeout_ns, uint32_t *ret_pid);
 
 /* Parse SECONDS (decimal, > 0, at most one day) into nanoseconds. Returns 0 or -EINVAL. */
 int dkctl_parse_timeout(const char *s, uint64_t *ret_timeout_ns);

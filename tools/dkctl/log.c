@@ -13,6 +13,7 @@
 
 #include <dk/error.h>
 #include <dk/log.h>
+#include <dk/runtime.h>
 #include <dk/time.h>
 
 #include "dkctl.h"
@@ -21,7 +22,7 @@
 #define FOLLOW_POLL_NS (200ull * 1000000ull)
 
 struct log_opts {
-	const char *socket;
+	const char *socket, *runtime_dir, *service;
 	bool json, follow, stats;
 	uint64_t timeout_ns;
 	struct dk_log_query query;
@@ -33,16 +34,21 @@ static volatile sig_atomic_t stop_requested;
 static void log_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: dkctl log --socket PATH [--json] [--min-severity LEVEL] [--pid N]\n"
+		"Usage: dkctl log [WHERE] [--json] [--min-severity LEVEL] [--pid N | --service NAME]\n"
 		"                 [--scope PREFIX] [--since SEQ] [--limit N] [--timeout SECONDS]\n"
-		"       dkctl log -f --socket PATH [--json] [--min-severity LEVEL] [--pid N]\n"
+		"       dkctl log -f [WHERE] [--json] [--min-severity LEVEL] [--pid N | --service NAME]\n"
 		"                 [--scope PREFIX] [--timeout SECONDS]\n"
-		"       dkctl log --stats --socket PATH [--json] [--timeout SECONDS]\n"
+		"       dkctl log --stats [WHERE] [--json] [--timeout SECONDS]\n"
+		"WHERE: --socket PATH, or --runtime-dir DIR (default $DK_RUNTIME_DIR, else\n"
+		"$XDG_RUNTIME_DIR/driverkit): the journal of that stack\n"
 		"\n"
 		"Query the dk-logd journal, follow new records (-f, until SIGINT or SIGTERM)\n"
 		"or print its statistics (--stats).\n"
 		"\n"
-		"  --socket PATH         the dk-logd socket (required)\n"
+		"  --socket PATH         the dk-logd socket\n"
+		"  --runtime-dir DIR     the stack whose journal to read\n"
+		"  --service NAME        only records of the service's current process (its pid,\n"
+		"                        from the supervisor)\n"
 		"  --json                one JSON object per line\n"
 		"  --min-severity LEVEL  debug, info, notice, warning, error or audit\n"
 		"  --pid N               only records from the authenticated pid N\n"
@@ -253,6 +259,8 @@ enum {
 	OPT_LIMIT,
 	OPT_TIMEOUT,
 	OPT_STATS,
+	OPT_RUNTIME_DIR,
+	OPT_SERVICE,
 };
 
 static int log_run(int argc, char **argv)
@@ -267,11 +275,14 @@ static int log_run(int argc, char **argv)
 		{"limit", required_argument, NULL, OPT_LIMIT},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"stats", no_argument, NULL, OPT_STATS},
+		{"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
+		{"service", required_argument, NULL, OPT_SERVICE},
 		{"follow", no_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct log_opts o = {.timeout_ns = DKCTL_DEFAULT_TIMEOUT_NS};
+	static char socket_path[DK_RT_PATH_MAX];
 	bool query_opts = false;
 	struct dk_log_client *c;
 	uint64_t v;
@@ -318,6 +329,12 @@ static int log_run(int argc, char **argv)
 		case OPT_STATS:
 			o.stats = true;
 			break;
+		case OPT_RUNTIME_DIR:
+			o.runtime_dir = optarg;
+			break;
+		case OPT_SERVICE:
+			o.service = optarg;
+			break;
 		case 'f':
 			o.follow = true;
 			break;
@@ -333,8 +350,26 @@ static int log_run(int argc, char **argv)
 	}
 	if (optind < argc)
 		return dkctl_usage_error("log", "unexpected argument '%s'", argv[optind]);
-	if (!o.socket)
-		return dkctl_usage_error("log", "--socket PATH is required");
+	if (o.socket && o.runtime_dir)
+		return dkctl_usage_error("log", "--socket and --runtime-dir exclude each other");
+	if (o.service && o.query.pid)
+		return dkctl_usage_error("log", "--service and --pid exclude each other");
+	if (!o.socket || o.service) {
+		char rt[DK_RT_PATH_MAX];
+
+		err = dkctl_runtime_dir(o.runtime_dir, rt, sizeof(rt));
+		if (err == 0 && !o.socket)
+			err = dk_runtime_path(rt, DK_RT_LOGD_SOCKET, socket_path, sizeof(socket_path));
+		if (err < 0)
+			return dkctl_fail("runtime directory", err);
+		if (!o.socket)
+			o.socket = socket_path;
+		if (o.service) {
+			err = dkctl_service_pid(rt, o.service, o.timeout_ns, &o.query.pid);
+			if (err < 0)
+				return dkctl_fail(o.service, err);
+		}
+	}
 	if (o.stats && o.follow)
 		return dkctl_usage_error("log", "--stats and --follow exclude each other");
 	if (o.stats && (query_opts || o.query.pid || o.query.scope_prefix || o.query.min_severity))

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dkctl - the DriverKit control tool: query the journal, check and inspect policy.
+ * dkctl - the DriverKit control tool: run the stack (up, demo), inspect it (status, log), check
+ * and reload policy.
  *
  * Exit status: 0 on success, 1 when an operation failed (the reason on stderr), 2 for a usage
  * error. man/dkctl.1 has the commands.
@@ -17,6 +18,9 @@
 #include "dkctl.h"
 
 static const struct dkctl_command *const commands[] = {
+	&dkctl_up_command,
+	&dkctl_status_command,
+	&dkctl_demo_command,
 	&dkctl_log_command,
 	&dkctl_policy_command,
 };
