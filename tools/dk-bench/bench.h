@@ -130,6 +130,12 @@ int bench_p1_roundtrip_idle(const struct bench_opts *opts, struct bench_samples 
 			    struct bench_error *error);
 int bench_p2_roundtrip_burst(const struct bench_opts *opts, struct bench_samples *samples,
 			     struct bench_error *error);
+int bench_p1_stack(const struct bench_opts *opts, struct bench_samples *samples,
+		   struct bench_error *error);
+int bench_p2_stack(const struct bench_opts *opts, struct bench_samples *samples,
+		   struct bench_error *error);
+int bench_p3_stack(const struct bench_opts *opts, struct bench_samples *samples,
+		   struct bench_error *error);
 int bench_p3_batch32(const struct bench_opts *opts, struct bench_samples *samples,
 		     struct bench_error *error);
 int bench_p4_fence_wake(const struct bench_opts *opts, struct bench_samples *samples,

@@ -27,6 +27,7 @@
 
 #include "bench.h"
 #include "nullsvc.h"
+#include "stackbench.h"
 
 #define RTT_ENTRIES 64u
 #define P3_BATCH 32u
@@ -35,7 +36,41 @@
 #define P3_SQ_ENTRIES 512u
 #define P3_CQ_ENTRIES 1024u /* room for the service to run ahead while the client reaps */
 
-static int roundtrip_rep(const struct bench_opts *opts, uint32_t qos, uint64_t gap_ns,
+/* The queue of one repetition: a forked null service, or null0 of the real stack. */
+struct rep_queue {
+	bool stack;
+	struct nullsvc_client c;
+	struct stackbench_client s;
+	struct dk_ring *ring;
+};
+
+static int rep_queue_open(const struct bench_opts *opts, const struct dk_ring_params *params,
+			  uint64_t total, bool stack, struct rep_queue *q,
+			  struct bench_error *error)
+{
+	int ret;
+
+	q->stack = stack;
+	if (stack) {
+		ret = stackbench_open(params, &q->s, error);
+		q->ring = q->s.ring;
+	} else {
+		ret = nullsvc_start(opts, params, total, 0, &q->c, error);
+		q->ring = q->c.ring;
+	}
+	return ret;
+}
+
+static int rep_queue_close(struct rep_queue *q, bool failed, struct bench_error *error)
+{
+	if (q->stack) {
+		stackbench_close(&q->s);
+		return 0;
+	}
+	return nullsvc_stop(&q->c, failed, error);
+}
+
+static int roundtrip_rep(const struct bench_opts *opts, uint32_t qos, uint64_t gap_ns, bool stack,
 			 struct bench_samples *samples, struct bench_error *error)
 {
 	const struct dk_ring_params params = {
@@ -45,28 +80,28 @@ static int roundtrip_rep(const struct bench_opts *opts, uint32_t qos, uint64_t g
 	};
 	unsigned int warmup = bench_warmup_iters(opts);
 	uint64_t total = (uint64_t)warmup + opts->iters, i, t0, t1;
-	struct nullsvc_client c;
+	struct rep_queue q;
 	struct dk_sqe proto = {0};
 	int ret;
 
 	ret = bench_samples_reserve(samples, opts->iters);
 	if (ret < 0)
 		return bench_fail(error, ret, "samples");
-	ret = nullsvc_start(opts, &params, total, 0, &c, error);
+	ret = rep_queue_open(opts, &params, total, stack, &q, error);
 	if (ret < 0)
 		return ret;
 	nullsvc_sqe_nop(&proto, 0);
 	for (i = 1; i <= total; i++) {
 		bench_busy_wait(gap_ns);
 		t0 = dk_now_ns();
-		ret = nullsvc_roundtrip(c.ring, i, &proto, error);
+		ret = nullsvc_roundtrip(q.ring, i, &proto, error);
 		if (ret < 0)
 			break;
 		t1 = dk_now_ns();
 		if (i > warmup)
 			bench_samples_push(samples, (double)(t1 - t0) / 1000.0);
 	}
-	if (nullsvc_stop(&c, ret < 0, error) < 0 && ret == 0)
+	if (rep_queue_close(&q, ret < 0, error) < 0 && ret == 0)
 		ret = -EIO;
 	return ret;
 }
@@ -74,19 +109,31 @@ static int roundtrip_rep(const struct bench_opts *opts, uint32_t qos, uint64_t g
 int bench_p1_roundtrip_normal(const struct bench_opts *opts, struct bench_samples *samples,
 			      struct bench_error *error)
 {
-	return roundtrip_rep(opts, DK_QOS_NORMAL, 0, samples, error);
+	return roundtrip_rep(opts, DK_QOS_NORMAL, 0, false, samples, error);
+}
+
+int bench_p1_stack(const struct bench_opts *opts, struct bench_samples *samples,
+		   struct bench_error *error)
+{
+	return roundtrip_rep(opts, DK_QOS_NORMAL, 0, true, samples, error);
+}
+
+int bench_p2_stack(const struct bench_opts *opts, struct bench_samples *samples,
+		   struct bench_error *error)
+{
+	return roundtrip_rep(opts, DK_QOS_BURST, 0, true, samples, error);
 }
 
 int bench_p1_roundtrip_idle(const struct bench_opts *opts, struct bench_samples *samples,
 			    struct bench_error *error)
 {
-	return roundtrip_rep(opts, DK_QOS_NORMAL, BENCH_IDLE_GAP_NS, samples, error);
+	return roundtrip_rep(opts, DK_QOS_NORMAL, BENCH_IDLE_GAP_NS, false, samples, error);
 }
 
 int bench_p2_roundtrip_burst(const struct bench_opts *opts, struct bench_samples *samples,
 			     struct bench_error *error)
 {
-	return roundtrip_rep(opts, DK_QOS_BURST, 0, samples, error);
+	return roundtrip_rep(opts, DK_QOS_BURST, 0, false, samples, error);
 }
 
 /* Windows of P3 run before measuring. */
@@ -115,8 +162,8 @@ static int p3_reaped(const struct dk_cqe *cqe, uint64_t *reaped, uint64_t warm_e
 	return 0;
 }
 
-int bench_p3_batch32(const struct bench_opts *opts, struct bench_samples *samples,
-		     struct bench_error *error)
+static int p3_rep(const struct bench_opts *opts, bool stack, struct bench_samples *samples,
+		  struct bench_error *error)
 {
 	const struct dk_ring_params params = {
 		.sq_entries = P3_SQ_ENTRIES,
@@ -126,7 +173,7 @@ int bench_p3_batch32(const struct bench_opts *opts, struct bench_samples *sample
 	uint64_t warm = (uint64_t)p3_warmup_windows(opts) * P3_WINDOW;
 	uint64_t total = warm + (uint64_t)opts->iters * P3_WINDOW;
 	uint64_t submitted = 0, reaped = 0, t_window, before;
-	struct nullsvc_client c;
+	struct rep_queue q;
 	struct dk_cqe cqe, cqes[P3_REAP];
 	struct dk_sqe *sqe;
 	unsigned int k;
@@ -135,22 +182,22 @@ int bench_p3_batch32(const struct bench_opts *opts, struct bench_samples *sample
 	ret = bench_samples_reserve(samples, opts->iters);
 	if (ret < 0)
 		return bench_fail(error, ret, "samples");
-	ret = nullsvc_start(opts, &params, total, 0, &c, error);
+	ret = rep_queue_open(opts, &params, total, stack, &q, error);
 	if (ret < 0)
 		return ret;
 	t_window = dk_now_ns();
 	while (reaped < total) {
 		/* Keep the SQ full, 32 entries per submit. */
-		while (submitted < total && dk_ring_sq_space(c.ring) >= P3_BATCH) {
+		while (submitted < total && dk_ring_sq_space(q.ring) >= P3_BATCH) {
 			for (k = 0; k < P3_BATCH; k++) {
-				sqe = dk_ring_get_sqe(c.ring, NULL);
+				sqe = dk_ring_get_sqe(q.ring, NULL);
 				if (!sqe) {
 					ret = bench_fail(error, -EAGAIN, "dk_ring_get_sqe");
 					goto out;
 				}
 				nullsvc_sqe_nop(sqe, submitted + k + 1);
 			}
-			ret = dk_ring_submit(c.ring);
+			ret = dk_ring_submit(q.ring);
 			if (ret != (int)P3_BATCH) {
 				ret = bench_fail(error, ret < 0 ? ret : -EPROTO, "dk_ring_submit");
 				goto out;
@@ -159,7 +206,7 @@ int bench_p3_batch32(const struct bench_opts *opts, struct bench_samples *sample
 		}
 		/* Reap everything there is; wait only when there is nothing. */
 		before = reaped;
-		while ((ret = dk_ring_reap(c.ring, cqes, P3_REAP)) > 0) {
+		while ((ret = dk_ring_reap(q.ring, cqes, P3_REAP)) > 0) {
 			for (k = 0; k < (unsigned int)ret; k++) {
 				int r2 = p3_reaped(&cqes[k], &reaped, warm, &t_window, samples,
 						   error);
@@ -175,7 +222,7 @@ int bench_p3_batch32(const struct bench_opts *opts, struct bench_samples *sample
 			goto out;
 		}
 		if (reaped == before) {
-			ret = dk_ring_wait_cqe(c.ring, &cqe, dk_deadline_in(BENCH_WAIT_NS));
+			ret = dk_ring_wait_cqe(q.ring, &cqe, dk_deadline_in(BENCH_WAIT_NS));
 			if (ret < 0) {
 				bench_fail(error, ret, "dk_ring_wait_cqe (%llu reaped)",
 					   (unsigned long long)reaped);
@@ -187,7 +234,19 @@ int bench_p3_batch32(const struct bench_opts *opts, struct bench_samples *sample
 		}
 	}
 out:
-	if (nullsvc_stop(&c, ret < 0, error) < 0 && ret == 0)
+	if (rep_queue_close(&q, ret < 0, error) < 0 && ret == 0)
 		ret = -EIO;
 	return ret;
+}
+
+int bench_p3_batch32(const struct bench_opts *opts, struct bench_samples *samples,
+		     struct bench_error *error)
+{
+	return p3_rep(opts, false, samples, error);
+}
+
+int bench_p3_stack(const struct bench_opts *opts, struct bench_samples *samples,
+		   struct bench_error *error)
+{
+	return p3_rep(opts, true, samples, error);
 }
