@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job: build DriverKit and run the core objects across two processes (dk-demo).
-# No root and no configuration needed beyond the packages scripts/deps.sh installs.
+# The main job: build DriverKit, start the whole stack in a private runtime directory (supervisor,
+# journal, policy, broker, the null device service), run several clients through it, crash the
+# driver under them, check every waiter woke and every client reopened, print a summary, stop
+# the stack (dkctl demo). No root and no configuration needed beyond scripts/deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -8,4 +10,4 @@ if [ ! -f build/build.ninja ]; then
     meson setup build >/dev/null
 fi
 ninja -C build >/dev/null
-exec build/tools/dk-demo/dk-demo "$@"
+exec build/tools/dkctl/dkctl demo "$@"
