@@ -241,7 +241,7 @@ static char *build(uint32_t n_devices, size_t name_len)
 	len = (size_t)snprintf(text, size, "[stack]\npolicy = p\n");
 	for (uint32_t i = 0; i < 3 + n_devices; i++) {
 		memset(name, 'n', sizeof(name));
-		snprintf(name + name_len - 3, 4, "%03u", i);
+		snprintf(name + name_len - 3, 4, "%03u", i % 1000u);
 		if (i < 3)
 			len += (size_t)snprintf(text + len, size - len,
 						"[service %s]\nkind = %s\nexec = e\n", name,
