@@ -48,6 +48,18 @@ const char *dk_strerror(int err)
 		return "message too large";
 	case ENOMEM:
 		return "out of memory";
+	case ENOENT:
+		return "not found";
+	case ECONNREFUSED:
+		return "connection refused";
+	case EADDRINUSE:
+		return "address in use";
+	case ENAMETOOLONG:
+		return "name too long";
+	case ESRCH:
+		return "no such process";
+	case ECHILD:
+		return "child process failed";
 	default:
 		return "unknown error";
 	}
