@@ -366,8 +366,10 @@ static int log_run(int argc, char **argv)
 			o.socket = socket_path;
 		if (o.service) {
 			err = dkctl_service_pid(rt, o.service, o.timeout_ns, &o.query.pid);
+			if (err == -ESRCH)
+				return dkctl_fail(o.service, err); /* no such service running */
 			if (err < 0)
-				return dkctl_fail(o.service, err);
+				return dkctl_fail("asking the supervisor", err);
 		}
 	}
 	if (o.stats && o.follow)

@@ -121,7 +121,7 @@ int dkctl_fail(const char *what, int err)
 {
 	const char *text = dk_strerror(err);
 
-	/* Errors outside the DriverKit vocabulary (a missing socket file) get the system's text. */
+	/* Errors outside the DriverKit vocabulary get the system's text as well. */
 	if (strcmp(text, "unknown error") == 0) /* dk/error.h: outside the vocabulary */
 		fprintf(stderr, "dkctl: %s: %s (%s)\n", what, text, strerror(err < 0 ? -err : err));
 	else

@@ -33,6 +33,8 @@ int dkctl_runtime_dir(const char *opt, char *buf, size_t size)
 {
 	const char *env = getenv(DK_ENV_RUNTIME_DIR);
 
+	if (env && !*env)
+		env = NULL; /* set but empty: as if unset */
 	if (opt || env) {
 		if (strlen(opt ? opt : env) >= size)
 			return -ENAMETOOLONG;
