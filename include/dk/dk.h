@@ -21,5 +21,6 @@
 #include <dk/msg.h>
 #include <dk/runtime.h>
 #include <dk/client.h>
+#include <dk/hwsim.h>
 
 #endif /* DK_DK_H */

@@ -121,6 +121,14 @@ enum dk_supctl_opcode {
 	 * Payload: u64 generation, u32 state (enum dk_device_state: RESTARTING or FAILED),
 	 * u32 reserved, string device. */
 	DK_SUPCTL_OP_DETACH = 0x0011,
+	/* supervisor -> broker, no reply: the emulated board (dk-hwsim) is up. Payload: u64
+	 * generation (of the dk-hwsim start), u32 pid, u32 reserved. Descriptor: the broker's end
+	 * of a channel to dk-hwsim ("hwsim" protocol, dk/hwsim.h). Sent on every start of either
+	 * process; a new channel replaces the old one. */
+	DK_SUPCTL_OP_HWSIM_ATTACH = 0x0012,
+	/* supervisor -> dk-hwsim, no reply: the other end of that channel. Payload: u64
+	 * generation (of the broker start). A new channel replaces the old one. */
+	DK_SUPCTL_OP_HWSIM_CHANNEL = 0x0013,
 };
 #define DK_SUPCTL_FENCES_MAX 4096u /* registered fences per service start */
 
@@ -203,6 +211,13 @@ enum dk_broker_opcode {
 	 * u64 generation, u32 pid, u32 state, u32 sessions (open now), u32 reserved, u64 opens,
 	 * u64 denials. */
 	DK_BROKER_OP_STATUS = 0x0003,
+	/* Fault injection into an emulated device (dkctl inject). Payload: string device,
+	 * u32 fault (enum dk_hwsim_fault), u32 reserved. The broker's uid (or root) only; audited.
+	 * Reply empty. -ENODEV: no emulated device of that name. */
+	DK_BROKER_OP_INJECT = 0x0004,
+	/* Cut a client off (dkctl kill-client). Payload: string device, u64 session_id. The
+	 * broker's uid (or root) only; audited. Reply empty. -ESRCH: no such session. */
+	DK_BROKER_OP_KILL_CLIENT = 0x0005,
 };
 #define DK_BROKER_DEVICES_MAX 32u
 #define DK_BROKER_CLIENTS_MAX 256u /* connections to broker.sock */
@@ -246,6 +261,15 @@ enum dk_devctl_opcode {
 	DK_DEVCTL_OP_SESSION = 0x0001,
 	/* service -> broker, no reply: session @session_id (u64) ended (client closed). */
 	DK_DEVCTL_OP_SESSION_END = 0x0002,
+	/* broker -> service, no reply: the device's resources, sent right after ATTACH and before
+	 * any SESSION when dk-hwsim has a device of that name. Payload: u32 regs_size,
+	 * u32 reserved, string model. Descriptors: the register window memfd (exact size), the
+	 * doorbell eventfd, the interrupt eventfd, and a socket for the service's DMA requests
+	 * ("dma" protocol, dk/hwsim.h). */
+	DK_DEVCTL_OP_GRANT = 0x0003,
+	/* broker -> service: end session @session_id now (u64), reason (u32 enum dk_reason, e.g.
+	 * DK_REASON_CLIENT_KILLED), u32 reserved. Reply empty; -ESRCH for an unknown session. */
+	DK_DEVCTL_OP_KILL_SESSION = 0x0004,
 };
 #define DK_DEVCTL_SESSION_PAYLOAD 48u
 

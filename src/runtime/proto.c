@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dk/hwsim.h>
 #include <dk/runtime.h>
 
 #define NAME_WIRE_MAX (2u + DK_RT_NAME_MAX)
@@ -17,6 +18,8 @@ static const struct dk_frame_opdesc supctl_ops[] = {
 	{DK_SUPCTL_OP_FENCE_RELEASE, 0, 8, 8, "fence-release"},
 	{DK_SUPCTL_OP_ATTACH, 0, 16 + 3 * 3, 16 + 3 * NAME_WIRE_MAX, "attach"},
 	{DK_SUPCTL_OP_DETACH, 0, 16 + 3, 16 + NAME_WIRE_MAX, "detach"},
+	{DK_SUPCTL_OP_HWSIM_ATTACH, 0, 16, 16, "hwsim-attach"},
+	{DK_SUPCTL_OP_HWSIM_CHANNEL, 0, 8, 8, "hwsim-channel"},
 };
 const struct dk_frame_proto dk_supctl_proto = {
 	.name = "supctl",
@@ -60,42 +63,49 @@ static const struct dk_frame_opdesc broker_ops[] = {
 	{DK_BROKER_OP_OPEN, 0, 3, NAME_WIRE_MAX, "open"},
 	{DK_BROKER_OP_LIST, 0, 0, 0, "list"},
 	{DK_BROKER_OP_STATUS, 0, 0, 0, "status"},
+	{DK_BROKER_OP_INJECT, 0, 3 + 8, NAME_WIRE_MAX + 8, "inject"},
+	{DK_BROKER_OP_KILL_CLIENT, 0, 3 + 8, NAME_WIRE_MAX + 8, "kill-client"},
 };
 const struct dk_frame_proto dk_broker_proto = {
 	.name = "broker",
 	.minor = DK_BROKER_PROTO_MINOR,
-	.n_ops = 3,
+	.n_ops = 5,
 	.ops = broker_ops,
 };
 static const struct dk_frame_opdesc broker_reply_ops[] = {
 	{DK_BROKER_OP_OPEN, 0, 48 + 3, 48 + NAME_WIRE_MAX, "open"},
 	{DK_BROKER_OP_LIST, 0, 8, DK_FRAME_MAX_PAYLOAD, "list"},
 	{DK_BROKER_OP_STATUS, 0, 24, DK_FRAME_MAX_PAYLOAD, "status"},
+	{DK_BROKER_OP_INJECT, 0, 0, 0, "inject"},
+	{DK_BROKER_OP_KILL_CLIENT, 0, 0, 0, "kill-client"},
 };
 const struct dk_frame_proto dk_broker_reply_proto = {
 	.name = "broker-reply",
 	.minor = DK_BROKER_PROTO_MINOR,
-	.n_ops = 3,
+	.n_ops = 5,
 	.ops = broker_reply_ops,
 };
 
 static const struct dk_frame_opdesc devctl_ops[] = {
 	{DK_DEVCTL_OP_SESSION, 0, DK_DEVCTL_SESSION_PAYLOAD, DK_DEVCTL_SESSION_PAYLOAD, "session"},
 	{DK_DEVCTL_OP_SESSION_END, 0, 8, 8, "session-end"},
+	{DK_DEVCTL_OP_GRANT, 0, 8 + 3, 8 + 2 + DK_RT_HWSIM_MODEL_MAX, "grant"},
+	{DK_DEVCTL_OP_KILL_SESSION, 0, 16, 16, "kill-session"},
 };
 const struct dk_frame_proto dk_devctl_proto = {
 	.name = "devctl",
 	.minor = DK_DEVCTL_PROTO_MINOR,
-	.n_ops = 2,
+	.n_ops = 4,
 	.ops = devctl_ops,
 };
 static const struct dk_frame_opdesc devctl_reply_ops[] = {
 	{DK_DEVCTL_OP_SESSION, 0, 0, 0, "session"},
+	{DK_DEVCTL_OP_KILL_SESSION, 0, 0, 0, "kill-session"},
 };
 const struct dk_frame_proto dk_devctl_reply_proto = {
 	.name = "devctl-reply",
 	.minor = DK_DEVCTL_PROTO_MINOR,
-	.n_ops = 1,
+	.n_ops = 2,
 	.ops = devctl_reply_ops,
 };
 
@@ -201,4 +211,78 @@ int dk_rt_check_name(const char *s)
 			return -EINVAL;
 	}
 	return 0;
+}
+
+/* ---- dk/hwsim.h ---- */
+
+static const struct dk_frame_opdesc hwsim_ops[] = {
+	{DK_HWSIM_OP_DEVICES, 0, 0, 0, "devices"},
+	{DK_HWSIM_OP_GRANT, 0, 3, NAME_WIRE_MAX, "grant"},
+	{DK_HWSIM_OP_MAP, 0, 3 + 24, NAME_WIRE_MAX + 24, "map"},
+	{DK_HWSIM_OP_UNMAP, 0, 3 + 8, NAME_WIRE_MAX + 8, "unmap"},
+	{DK_HWSIM_OP_INJECT, 0, 3 + 8, NAME_WIRE_MAX + 8, "inject"},
+	{DK_HWSIM_OP_STATS, 0, 3, NAME_WIRE_MAX, "stats"},
+};
+const struct dk_frame_proto dk_hwsim_proto = {
+	.name = "hwsim",
+	.minor = DK_HWSIM_PROTO_MINOR,
+	.n_ops = sizeof(hwsim_ops) / sizeof(hwsim_ops[0]),
+	.ops = hwsim_ops,
+};
+static const struct dk_frame_opdesc hwsim_reply_ops[] = {
+	{DK_HWSIM_OP_DEVICES, 0, 8, DK_FRAME_MAX_PAYLOAD, "devices"},
+	{DK_HWSIM_OP_GRANT, 0, 8 + 3, 8 + 2 + DK_RT_HWSIM_MODEL_MAX, "grant"},
+	{DK_HWSIM_OP_MAP, 0, 8, 8, "map"},
+	{DK_HWSIM_OP_UNMAP, 0, 0, 0, "unmap"},
+	{DK_HWSIM_OP_INJECT, 0, 0, 0, "inject"},
+	{DK_HWSIM_OP_STATS, 0, 48, 48, "stats"},
+};
+const struct dk_frame_proto dk_hwsim_reply_proto = {
+	.name = "hwsim-reply",
+	.minor = DK_HWSIM_PROTO_MINOR,
+	.n_ops = sizeof(hwsim_reply_ops) / sizeof(hwsim_reply_ops[0]),
+	.ops = hwsim_reply_ops,
+};
+
+static const struct dk_frame_opdesc dma_ops[] = {
+	{DK_DMA_OP_MAP, 0, 24, 24, "map"},
+	{DK_DMA_OP_UNMAP, 0, 8, 8, "unmap"},
+};
+const struct dk_frame_proto dk_dma_proto = {
+	.name = "dma",
+	.minor = DK_DMA_PROTO_MINOR,
+	.n_ops = 2,
+	.ops = dma_ops,
+};
+static const struct dk_frame_opdesc dma_reply_ops[] = {
+	{DK_DMA_OP_MAP, 0, 8, 8, "map"},
+	{DK_DMA_OP_UNMAP, 0, 0, 0, "unmap"},
+};
+const struct dk_frame_proto dk_dma_reply_proto = {
+	.name = "dma-reply",
+	.minor = DK_DMA_PROTO_MINOR,
+	.n_ops = 2,
+	.ops = dma_reply_ops,
+};
+
+static const char *const fault_names[DK_HWSIM_FAULT_COUNT] = {
+	"none", "hang", "lost-irq", "slow", "corrupt", "dma-oob",
+};
+
+const char *dk_hwsim_fault_name(uint32_t fault)
+{
+	return fault < DK_HWSIM_FAULT_COUNT ? fault_names[fault] : "unknown";
+}
+
+int dk_hwsim_fault_parse(const char *name, uint32_t *ret_fault)
+{
+	if (!name || !ret_fault)
+		return -EINVAL;
+	for (uint32_t i = 0; i < DK_HWSIM_FAULT_COUNT; i++) {
+		if (strcmp(name, fault_names[i]) == 0) {
+			*ret_fault = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
