@@ -51,9 +51,10 @@ static const struct {
 	[SK_POLICY] = {"policy", 0, 0},
 };
 
-enum service_key { VK_KIND, VK_EXEC, VK_ARGS, VK_DEVICE, VK_CLASS, VK_COUNT };
+enum service_key { VK_KIND, VK_EXEC, VK_ARGS, VK_DEVICE, VK_CLASS, VK_CONFIG, VK_COUNT };
 
-static const char *const service_keys[VK_COUNT] = {"kind", "exec", "args", "device", "class"};
+static const char *const service_keys[VK_COUNT] = {"kind",   "exec",  "args",
+						   "device", "class", "config"};
 
 enum section { SEC_NONE, SEC_STACK, SEC_SERVICE };
 
@@ -80,6 +81,8 @@ const char *dk_supd_kind_name(uint32_t kind)
 		return "broker";
 	case DK_SUPD_KIND_DEVICE:
 		return "device";
+	case DK_SUPD_KIND_HWSIM:
+		return "hwsim";
 	default:
 		return "unknown";
 	}
@@ -323,12 +326,13 @@ static void service_key(struct parser *p, const char *name, const char *value)
 	key_line[k] = p->line;
 	switch (k) {
 	case VK_KIND:
-		for (uint32_t kind = DK_SUPD_KIND_LOGD; kind <= DK_SUPD_KIND_DEVICE; kind++)
+		for (uint32_t kind = DK_SUPD_KIND_LOGD; kind <= DK_SUPD_KIND_MAX; kind++)
 			if (!strcmp(value, dk_supd_kind_name(kind)))
 				s->kind = kind;
 		if (!s->kind)
 			fail(p, p->line,
-			     "service '%s': invalid kind '%s' (logd, policyd, broker or device)",
+			     "service '%s': invalid kind '%s' (logd, policyd, broker, hwsim or "
+			     "device)",
 			     s->name, value);
 		break;
 	case VK_EXEC:
@@ -351,6 +355,10 @@ static void service_key(struct parser *p, const char *name, const char *value)
 			break;
 		}
 		strcpy(k == VK_DEVICE ? s->device : s->device_class, value);
+		break;
+	case VK_CONFIG:
+		strcpy(s->config, value); /* the line cap bounds it */
+		s->config_line = p->line;
 		break;
 	case VK_COUNT:
 		break;
@@ -389,7 +397,7 @@ static size_t status_entry_size(const struct dk_supd_service_cfg *s)
 static void check_manifest(struct parser *p)
 {
 	struct dk_supd_manifest *m = p->m;
-	const struct dk_supd_service_cfg *first[DK_SUPD_KIND_DEVICE + 1] = {0};
+	const struct dk_supd_service_cfg *first[DK_SUPD_KIND_MAX + 1] = {0};
 	size_t status_bytes = 16;
 
 	for (uint32_t i = 0; i < m->n_services && !failed(p); i++) {
@@ -402,6 +410,11 @@ static void check_manifest(struct parser *p)
 		}
 		if (!s->exec[0]) {
 			fail(p, s->line, "service '%s': missing key 'exec'", s->name);
+			break;
+		}
+		if (key_line[VK_CONFIG] && s->kind != DK_SUPD_KIND_HWSIM) {
+			fail(p, key_line[VK_CONFIG], "service '%s': only kind hwsim takes 'config'",
+			     s->name);
 			break;
 		}
 		if (s->kind == DK_SUPD_KIND_DEVICE) {
@@ -441,7 +454,8 @@ static void check_manifest(struct parser *p)
 			     "limited to %u bytes)",
 			     s->name, DK_FRAME_MAX_PAYLOAD);
 	}
-	for (uint32_t kind = DK_SUPD_KIND_LOGD; kind < DK_SUPD_KIND_DEVICE && !failed(p); kind++)
+	/* logd, policyd and broker are required; hwsim is optional (at most one, above). */
+	for (uint32_t kind = DK_SUPD_KIND_LOGD; kind <= DK_SUPD_KIND_BROKER && !failed(p); kind++)
 		if (!first[kind])
 			fail(p, 0, "no service of kind %s (exactly one is required)",
 			     dk_supd_kind_name(kind));
@@ -573,6 +587,30 @@ out_close:
 	return err;
 }
 
+/*
+ * @value (as written at @line of the manifest, key @what) made absolute: relative to @dir.
+ * Returns 0; -ENAMETOOLONG, with @ret_error saying so.
+ */
+static int absolute(char *value, size_t size, const char *dir, const char *what, uint32_t line,
+		    struct dk_supd_manifest_error *ret_error)
+{
+	char buf[PATH_MAX];
+
+	if (value[0] == '/')
+		return 0;
+	if (snprintf(buf, sizeof(buf), "%s/%s", dir, value) >= (int)sizeof(buf) ||
+	    strlen(buf) >= size) {
+		if (ret_error) {
+			ret_error->line = line;
+			snprintf(ret_error->message, sizeof(ret_error->message), "%s: %s", what,
+				 strerror(ENAMETOOLONG));
+		}
+		return -ENAMETOOLONG;
+	}
+	strcpy(value, buf);
+	return 0;
+}
+
 int dk_supd_manifest_load(const char *path, struct dk_supd_manifest **ret_manifest,
 			  struct dk_supd_manifest_error *ret_error)
 {
@@ -611,6 +649,23 @@ int dk_supd_manifest_load(const char *path, struct dk_supd_manifest **ret_manife
 				 "[stack]: policy path: %s", strerror(-err));
 		if (err < 0 && ret_error)
 			ret_error->line = m->policy_line;
+	}
+	for (uint32_t i = 0; err == 0 && i < m->n_services; i++) {
+		struct dk_supd_service_cfg *s = &m->services[i];
+		char what[DK_RT_NAME_MAX + 32];
+
+		if (!s->config[0] || s->config[0] == '/')
+			continue;
+		err = dk_supd_manifest_dir(path, dir, sizeof(dir));
+		snprintf(what, sizeof(what), "service '%s': config path", s->name);
+		if (err < 0 && ret_error) {
+			ret_error->line = s->config_line;
+			snprintf(ret_error->message, sizeof(ret_error->message), "%s: %s", what,
+				 strerror(-err));
+		}
+		if (err == 0)
+			err = absolute(s->config, sizeof(s->config), dir, what, s->config_line,
+				       ret_error);
 	}
 	if (err < 0) {
 		free(m);

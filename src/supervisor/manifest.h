@@ -4,9 +4,10 @@
  * timing numbers, the policy file and every service to run (docs/supervisor.md, "Manifest").
  *
  * Parsing is strict and stops at the first error, which is reported with its line: unknown
- * sections and keys, duplicates, numbers outside their documented range and a stack without
- * exactly one logd, one policyd and one broker are all refused. Nothing here prints and nothing
- * here touches the file system except dk_supd_manifest_load() and dk_supd_resolve_exec().
+ * sections and keys, duplicates, numbers outside their documented range, a stack without
+ * exactly one logd, one policyd and one broker, and one with more than one hwsim are all
+ * refused. Nothing here prints and nothing here touches the file system except
+ * dk_supd_manifest_load() and dk_supd_resolve_exec().
  */
 #ifndef DK_SUPD_MANIFEST_H
 #define DK_SUPD_MANIFEST_H
@@ -44,9 +45,11 @@ enum dk_supd_kind {
 	DK_SUPD_KIND_POLICYD = 2,
 	DK_SUPD_KIND_BROKER = 3,
 	DK_SUPD_KIND_DEVICE = 4,
+	DK_SUPD_KIND_HWSIM = 5, /* the emulated board, dk-hwsim (at most one) */
 };
+#define DK_SUPD_KIND_MAX DK_SUPD_KIND_HWSIM
 
-/* dk_supd_kind_name - "logd", "policyd", "broker", "device"; "unknown". Static. */
+/* dk_supd_kind_name - "logd", "policyd", "broker", "device", "hwsim"; "unknown". Static. */
 const char *dk_supd_kind_name(uint32_t kind);
 
 /* One [service NAME] section. Strings are NUL-terminated; unset ones are empty. */
@@ -57,8 +60,12 @@ struct dk_supd_service_cfg {
 	char args[DK_SUPD_LINE_MAX + 1]; /* as written; dk_supd_split_args() splits it */
 	char device[DK_RT_NAME_MAX + 1]; /* kind = device only */
 	char device_class[DK_RT_NAME_MAX + 1];
-	uint32_t line;      /* of the section header */
-	uint32_t exec_line; /* of the exec key */
+	/* kind = hwsim only: the board's configuration file, passed as --config; as written by
+	 * dk_supd_manifest_parse(), made absolute by dk_supd_manifest_load(). Empty: none. */
+	char config[PATH_MAX];
+	uint32_t line;        /* of the section header */
+	uint32_t exec_line;   /* of the exec key */
+	uint32_t config_line; /* of the config key, 0 when none */
 };
 
 struct dk_supd_manifest {
@@ -91,8 +98,9 @@ int dk_supd_manifest_parse(const char *text, size_t len, struct dk_supd_manifest
 			   struct dk_supd_manifest_error *ret_error);
 
 /*
- * dk_supd_manifest_load - read and parse the file @path, then make the policy path absolute
- * (a relative one is relative to the manifest's directory).
+ * dk_supd_manifest_load - read and parse the file @path, then make the policy path and the
+ * config path of a kind hwsim service absolute (a relative one is relative to the manifest's
+ * directory).
  * @ret_manifest: allocated; the caller frees it with free().
  * Returns 0; the errors of dk_supd_manifest_parse(); -ENAMETOOLONG; -errno of reading the file
  * (with @ret_error's message saying so and line 0).

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * registry.c - a child's control socket ("supctl", dk/runtime.h) and the fence registry it
- * feeds, plus the supervisor -> broker frames (ATTACH, DETACH).
+ * feeds, plus the supervisor -> broker frames (ATTACH, DETACH) and the channel between dk-hwsim
+ * and the broker (HWSIM_CHANNEL, HWSIM_ATTACH).
  *
  * The guarantee: every fence a service registered (and did not release) before it died is
  * failed with -ENODEV / DK_REASON_DRIVER_CRASHED once its death is seen, so no waiter sleeps
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <dk/error.h>
@@ -301,4 +303,54 @@ int dk_supd_send_detach(struct dk_supd *s, struct dk_supd_service *v, uint32_t d
 		return err;
 	return send_to_broker(s, DK_SUPCTL_OP_DETACH, v->generation, p, dk_wire_writer_len(&w),
 			      NULL, 0);
+}
+
+int dk_supd_hwsim_connect(struct dk_supd *s)
+{
+	struct dk_supd_service *h, *b = &s->svcs[s->broker];
+	uint8_t p[16];
+	struct dk_wire_writer w;
+	int sv[2], err;
+
+	if (s->hwsim < 0)
+		return 0;
+	h = &s->svcs[s->hwsim];
+	if (s->shutting_down || h->state != DK_SERVICE_RUNNING || h->ctl_fd < 0 || h->dying ||
+	    b->state != DK_SERVICE_RUNNING || b->ctl_fd < 0 || b->dying)
+		return -ENOTCONN;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		err = -errno;
+		dk_supd_journal(s, DK_LOG_ERROR, "supervisor.hwsim",
+				"cannot make the hwsim channel", "service=%s error=%d",
+				h->cfg->name, err);
+		return err;
+	}
+	/* dk-hwsim first: the broker's first request then waits in the channel at worst. */
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_u64(&w, b->generation);
+	err = dk_msg_send(h->ctl_fd, &dk_supctl_proto, DK_SUPCTL_OP_HWSIM_CHANNEL, 0,
+			  b->generation, p, dk_wire_writer_len(&w), &sv[0], 1,
+			  dk_deadline_in(DK_SUPD_SEND_TIMEOUT_NS));
+	close(sv[0]);
+	if (err < 0) {
+		/* Our end closes too: a broker never holds a channel nobody answers. */
+		close(sv[1]);
+		dk_supd_journal(s, DK_LOG_ERROR, "supervisor.hwsim", "cannot reach dk-hwsim",
+				"service=%s pid=%d opcode=%u error=%d", h->cfg->name, (int)h->pid,
+				DK_SUPCTL_OP_HWSIM_CHANNEL, err);
+		return err;
+	}
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_u64(&w, h->generation);
+	dk_wire_put_u32(&w, (uint32_t)h->pid);
+	dk_wire_put_u32(&w, 0);
+	err = send_to_broker(s, DK_SUPCTL_OP_HWSIM_ATTACH, h->generation, p,
+			     dk_wire_writer_len(&w), &sv[1], 1);
+	close(sv[1]);
+	if (err == 0)
+		dk_supd_journal(s, DK_LOG_INFO, "supervisor.hwsim", "hwsim channel made",
+				"hwsim=%s hwsim_generation=%llu broker=%s broker_generation=%llu",
+				h->cfg->name, (unsigned long long)h->generation, b->cfg->name,
+				(unsigned long long)b->generation);
+	return err;
 }

@@ -42,6 +42,13 @@ static struct dk_supd_service *broker(struct dk_supd *s)
 	return &s->svcs[s->broker];
 }
 
+/* What a device needs running before it starts: the broker, and dk-hwsim when there is one. */
+static bool deps_running(struct dk_supd *s)
+{
+	return broker(s)->state == DK_SERVICE_RUNNING &&
+	       (s->hwsim < 0 || s->svcs[s->hwsim].state == DK_SERVICE_RUNNING);
+}
+
 /* ---- timers ---- */
 
 static void arm_timer(struct dk_supd_service *v, enum dk_supd_timer what, uint64_t ms)
@@ -220,6 +227,14 @@ static void build_argv(struct dk_supd *s, struct dk_supd_service *v, char **argv
 		argv[n++] = "--runtime-dir";
 		argv[n++] = s->rt;
 		break;
+	case DK_SUPD_KIND_HWSIM:
+		argv[n++] = "--runtime-dir";
+		argv[n++] = s->rt;
+		if (v->cfg->config[0]) {
+			argv[n++] = "--config";
+			argv[n++] = (char *)v->cfg->config; /* absolute (dk_supd_manifest_load()) */
+		}
+		break;
 	default:
 		break;
 	}
@@ -302,12 +317,13 @@ void dk_supd_service_start(struct dk_supd *s, struct dk_supd_service *v)
 	if (s->shutting_down || v->pid > 0 || v->state == DK_SERVICE_FAILED)
 		return;
 	disarm_timer(v);
-	/* A device is reachable only through the broker: it starts when the broker runs. */
-	if (is_device(v) && broker(s)->state != DK_SERVICE_RUNNING) {
-		v->wait_broker = true;
+	/* A device is reachable only through the broker, and its hardware (if any) is dk-hwsim's:
+	 * it starts when both run. */
+	if (is_device(v) && !deps_running(s)) {
+		v->wait_deps = true;
 		return;
 	}
-	v->wait_broker = false;
+	v->wait_deps = false;
 	err = spawn(s, v);
 	if (err < 0) {
 		dk_supd_report(s, "cannot start service %s: %s", v->cfg->name, strerror(-err));
@@ -331,7 +347,7 @@ void dk_supd_service_stop(struct dk_supd *s, struct dk_supd_service *v)
 void dk_supd_service_cancel(struct dk_supd *s, struct dk_supd_service *v)
 {
 	(void)s;
-	v->wait_broker = false;
+	v->wait_deps = false;
 	if (v->pid > 0)
 		return;
 	disarm_timer(v);
@@ -362,7 +378,7 @@ static void start_waiting_devices(struct dk_supd *s)
 	for (uint32_t i = 0; i < s->n; i++) {
 		struct dk_supd_service *d = &s->svcs[i];
 
-		if (is_device(d) && d->wait_broker && d->pid == 0)
+		if (is_device(d) && d->wait_deps && d->pid == 0)
 			dk_supd_service_start(s, d);
 	}
 }
@@ -390,8 +406,12 @@ void dk_supd_service_ready(struct dk_supd *s, struct dk_supd_service *v)
 			(unsigned long long)v->last_ready_ns);
 	if (v->dying)
 		return; /* READY drained after its death: nothing more to do */
-	if (v->cfg->kind == DK_SUPD_KIND_BROKER)
+	if (v->cfg->kind == DK_SUPD_KIND_BROKER || v->cfg->kind == DK_SUPD_KIND_HWSIM) {
+		/* A new start of either needs a new channel between them, in the broker's
+		 * control socket before any ATTACH of a device started from now on. */
+		dk_supd_hwsim_connect(s);
 		start_waiting_devices(s);
+	}
 	dk_supd_boot_advance(s);
 }
 
@@ -424,15 +444,18 @@ static uint64_t backoff_ms(struct dk_supd *s, uint32_t crashes)
 	return ms < s->m->restart_delay_max_ms ? ms : s->m->restart_delay_max_ms;
 }
 
-/* The broker is gone, so are the channels of every device: restart them once it is back. */
-static void broker_gone(struct dk_supd *s)
+/*
+ * The broker is gone, so are the channels of every device; or dk-hwsim is gone, so is the state
+ * of every device's hardware. Either way the device services are restarted once it is back.
+ */
+static void deps_gone(struct dk_supd *s)
 {
 	for (uint32_t i = 0; i < s->n; i++) {
 		struct dk_supd_service *d = &s->svcs[i];
 
 		if (!is_device(d) || d->state == DK_SERVICE_FAILED)
 			continue;
-		d->wait_broker = true;
+		d->wait_deps = true;
 		if (d->pid > 0 && !d->stop_requested)
 			dk_supd_service_stop(s, d);
 	}
@@ -453,7 +476,7 @@ static void crashed(struct dk_supd *s, struct dk_supd_service *v, uint64_t t_dea
 				"service crash-looping, not restarted",
 				"service=%s crashes=%u window_ms=%u restarts=%u", v->cfg->name,
 				crashes, s->m->restart_window_ms, v->restarts);
-		v->wait_broker = false;
+		v->wait_deps = false;
 		if (is_device(v))
 			dk_supd_send_detach(s, v, DK_DEVICE_FAILED);
 		else
@@ -504,15 +527,16 @@ static void died(struct dk_supd *s, struct dk_supd_service *v, uint64_t t_death,
 				v->cfg->name, (int)pid, (unsigned long long)v->generation,
 				v->last_exit, v->last_signal, n_reaped,
 				(unsigned long long)reap_ns);
-		if (v->wait_broker && !s->shutting_down) {
+		if (v->wait_deps && !s->shutting_down) {
 			v->t0_ns = t_death;
 			v->t0_valid = true;
 		}
 	}
-	if (v->cfg->kind == DK_SUPD_KIND_BROKER && !s->shutting_down)
-		broker_gone(s);
-	if (requested && is_device(v) && v->wait_broker && !s->shutting_down)
-		dk_supd_service_start(s, v); /* waits for the broker unless it is back already */
+	if ((v->cfg->kind == DK_SUPD_KIND_BROKER || v->cfg->kind == DK_SUPD_KIND_HWSIM) &&
+	    !s->shutting_down)
+		deps_gone(s);
+	if (requested && is_device(v) && v->wait_deps && !s->shutting_down)
+		dk_supd_service_start(s, v); /* waits for the broker and dk-hwsim to be back */
 	if (s->shutting_down)
 		dk_supd_shutdown_advance(s);
 	else

@@ -76,7 +76,7 @@ struct dk_supd_service {
 	bool stop_requested; /* the death that follows was asked for: not a crash */
 	bool dying;          /* its death is being handled (control socket drained) */
 	bool attached;       /* ATTACH sent for this start */
-	bool wait_broker;    /* device: (re)start once the broker is RUNNING */
+	bool wait_deps;      /* device: (re)start once the broker (and dk-hwsim) are RUNNING */
 	bool violated;       /* broke the control protocol in this start (journaled once) */
 	bool ready_seen;     /* READY arrived in this start */
 	/* Crash times within the window, oldest first (restart_limit + 1 entries). */
@@ -115,9 +115,11 @@ struct dk_supd {
 	uint64_t generation; /* of the latest start of any service */
 	uint32_t n;
 	struct dk_supd_service svcs[DK_SUPD_SERVICES_MAX];
-	uint32_t order[DK_SUPD_SERVICES_MAX]; /* start order: logd, policyd, broker, devices */
-	bool ordered;                         /* @order is filled */
-	int logd, policyd, broker;            /* indices of the core services */
+	/* Start order: logd, policyd, hwsim, broker, devices. */
+	uint32_t order[DK_SUPD_SERVICES_MAX];
+	bool ordered;              /* @order is filled */
+	int logd, policyd, broker; /* indices of the core services */
+	int hwsim;                 /* index of dk-hwsim, -1 when the manifest has none */
 	uint32_t boot_next;                   /* position in @order; n once booted */
 	bool booted;
 	bool shutting_down, done;
@@ -149,7 +151,7 @@ void dk_supd_unwatch(struct dk_supd *s, int fd);
 
 int dk_supd_service_init(struct dk_supd *s, struct dk_supd_service *v, uint32_t index);
 void dk_supd_service_finish(struct dk_supd *s, struct dk_supd_service *v);
-/* Spawn @v now (or, for a device whose broker is not RUNNING, once it is). */
+/* Spawn @v now (or, for a device, once the broker and dk-hwsim, if any, are RUNNING). */
 void dk_supd_service_start(struct dk_supd *s, struct dk_supd_service *v);
 /* Ask @v to stop (SIGTERM, then SIGKILL after stop_timeout_ms). */
 void dk_supd_service_stop(struct dk_supd *s, struct dk_supd_service *v);
@@ -175,6 +177,13 @@ uint32_t dk_supd_registry_reap(struct dk_supd_service *v, uint64_t *ret_failed_n
 /* Send ATTACH / DETACH for device service @v to the broker. 0 or -errno. */
 int dk_supd_send_attach(struct dk_supd *s, struct dk_supd_service *v);
 int dk_supd_send_detach(struct dk_supd *s, struct dk_supd_service *v, uint32_t device_state);
+/*
+ * When the manifest has a dk-hwsim and it and the broker are both RUNNING: make a channel
+ * between them (a socketpair), send dk-hwsim HWSIM_CHANNEL with one end and the broker
+ * HWSIM_ATTACH with the other. Returns 0 (sent, or nothing to do: no dk-hwsim); -ENOTCONN (one
+ * of them is not RUNNING); -errno (journaled as supervisor.hwsim).
+ */
+int dk_supd_hwsim_connect(struct dk_supd *s);
 
 /* ---- journal.c ---- */
 

@@ -77,7 +77,7 @@ void dk_supd_boot_advance(struct dk_supd *s)
 			continue;
 		}
 		/* Never started: start it. Started (or waiting for the broker): wait for it. */
-		if (v->state == DK_SERVICE_STOPPED && v->generation == 0 && !v->wait_broker &&
+		if (v->state == DK_SERVICE_STOPPED && v->generation == 0 && !v->wait_deps &&
 		    v->pid == 0)
 			dk_supd_service_start(s, v);
 		return;
@@ -213,18 +213,24 @@ static int runtime_paths(struct dk_supd *s)
 
 static void order_services(struct dk_supd *s)
 {
+	/* dk-hwsim before the broker: the broker's first READY can then hand it the channel. */
+	static const uint32_t kinds[] = {DK_SUPD_KIND_LOGD, DK_SUPD_KIND_POLICYD,
+					 DK_SUPD_KIND_HWSIM, DK_SUPD_KIND_BROKER,
+					 DK_SUPD_KIND_DEVICE};
 	uint32_t n = 0;
 
-	for (uint32_t kind = DK_SUPD_KIND_LOGD; kind <= DK_SUPD_KIND_DEVICE; kind++) {
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		for (uint32_t i = 0; i < s->n; i++) {
-			if (s->m->services[i].kind != kind)
+			if (s->m->services[i].kind != kinds[k])
 				continue;
 			s->order[n++] = i;
-			if (kind == DK_SUPD_KIND_LOGD)
+			if (kinds[k] == DK_SUPD_KIND_LOGD)
 				s->logd = (int)i;
-			else if (kind == DK_SUPD_KIND_POLICYD)
+			else if (kinds[k] == DK_SUPD_KIND_POLICYD)
 				s->policyd = (int)i;
-			else if (kind == DK_SUPD_KIND_BROKER)
+			else if (kinds[k] == DK_SUPD_KIND_HWSIM)
+				s->hwsim = (int)i;
+			else if (kinds[k] == DK_SUPD_KIND_BROKER)
 				s->broker = (int)i;
 		}
 	}
@@ -273,7 +279,7 @@ int dk_supd_create(const struct dk_supd_config *cfg, struct dk_supd **ret_supd)
 	s->epfd = -1;
 	s->lfd = -1;
 	s->ready_fd = cfg->ready_fd;
-	s->logd = s->policyd = s->broker = -1;
+	s->logd = s->policyd = s->broker = s->hwsim = -1;
 	s->start_ns = dk_now_ns();
 	for (uint32_t i = 0; i < DK_SUPD_CLIENTS_MAX; i++)
 		s->conns[i].fd = -1;

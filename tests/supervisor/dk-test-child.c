@@ -18,9 +18,14 @@
  *   --crash-after-ready  exit 3 right after READY
  *   --ignore-term        ignore SIGTERM (the supervisor must SIGKILL it)
  *   --violate            after READY, send a frame of an unknown opcode on the control socket
- *   --broker-log PATH    act as the broker: append one line per ATTACH / DETACH received on the
- *                        control socket (and "HELLO ..." as read on the attached channel)
- *   --runtime-dir DIR    accepted and ignored (what the supervisor passes a broker)
+ *   --broker-log PATH    act as the broker: append one line per ATTACH / DETACH / HWSIM_ATTACH
+ *                        received on the control socket (and "HELLO ..." / "HWSIM_HELLO ..." as
+ *                        read on the channel that came with it)
+ *   --hwsim-log PATH     act as dk-hwsim: append "HWSIM start ..." first, then one line per
+ *                        HWSIM_CHANNEL received on the control socket, and write "board
+ *                        GENERATION" on each channel (the broker's end reads it)
+ *   --config FILE        logged by --hwsim-log (what the supervisor passes a dk-hwsim)
+ *   --runtime-dir DIR    accepted and ignored (what the supervisor passes a broker or dk-hwsim)
  *
  * A device (DK_BROKER_FD set) first writes "hello DEVICE GENERATION" on its broker channel.
  * Otherwise it serves until SIGTERM (exit 0) or until its control socket closes (supervisor
@@ -59,6 +64,8 @@
 static struct dk_fence *fences[FENCES_MAX + 1];
 static int n_fences;
 static int broker_log = -1;
+static int hwsim_log = -1;
+static int hwsim_chan = -1; /* dk-hwsim mode: the latest channel to the broker */
 
 static uint64_t deadline(void)
 {
@@ -107,18 +114,46 @@ static void make_fences(int n)
 	n_fences = n;
 }
 
+static void vlog_to(int fd, const char *fmt, va_list ap)
+{
+	char line[512];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+
+	if (n > 0 && write(fd, line, (size_t)n) != n)
+		die("log", errno);
+}
+
 static void blog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void blog(const char *fmt, ...)
 {
-	char line[512];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
+	vlog_to(broker_log, fmt, ap);
 	va_end(ap);
-	if (n > 0 && write(broker_log, line, (size_t)n) != n)
-		die("broker log", errno);
+}
+
+static void hlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void hlog(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog_to(hwsim_log, fmt, ap);
+	va_end(ap);
+}
+
+/* Log what arrives on @fd within the step deadline, prefixed with @what. */
+static void log_hello(int fd, const char *what)
+{
+	char hello[128] = "";
+	ssize_t n;
+
+	if (dk_socket_wait(fd, POLLIN, deadline()) == 0 &&
+	    (n = recv(fd, hello, sizeof(hello) - 1, MSG_DONTWAIT)) > 0) {
+		hello[n] = '\0';
+		blog("%s %s\n", what, hello);
+	}
 }
 
 /* Register one new fence under @tag and drop our handle (only the registry keeps it). */
@@ -172,9 +207,6 @@ static void broker_frame(int ctl)
 	a = dk_wire_get_u32(&r);
 	b = dk_wire_get_u32(&r);
 	if (msg->frame.opcode == DK_SUPCTL_OP_ATTACH) {
-		char hello[128] = "";
-		ssize_t n;
-
 		dk_wire_get_string(&r, service, sizeof(service));
 		dk_wire_get_string(&r, device, sizeof(device));
 		dk_wire_get_string(&r, cls, sizeof(cls));
@@ -182,11 +214,13 @@ static void broker_frame(int ctl)
 			exit(102);
 		blog("ATTACH gen=%" PRIu64 " pid=%u service=%s device=%s class=%s\n", gen, a,
 		     service, device, cls);
-		if (dk_socket_wait(msg->fds[0], POLLIN, deadline()) == 0 &&
-		    (n = recv(msg->fds[0], hello, sizeof(hello) - 1, MSG_DONTWAIT)) > 0) {
-			hello[n] = '\0';
-			blog("HELLO %s\n", hello);
-		}
+		log_hello(msg->fds[0], "HELLO");
+	} else if (msg->frame.opcode == DK_SUPCTL_OP_HWSIM_ATTACH) {
+		if (dk_wire_reader_error(&r) || dk_wire_reader_left(&r) || msg->n_fds != 1 ||
+		    b != 0)
+			exit(105);
+		blog("HWSIM_ATTACH gen=%" PRIu64 " pid=%u\n", gen, a);
+		log_hello(msg->fds[0], "HWSIM_HELLO");
 	} else if (msg->frame.opcode == DK_SUPCTL_OP_DETACH) {
 		dk_wire_get_string(&r, device, sizeof(device));
 		if (dk_wire_reader_error(&r) || msg->n_fds != 0 || b != 0)
@@ -195,6 +229,42 @@ static void broker_frame(int ctl)
 	} else {
 		exit(104);
 	}
+	dk_msg_close_fds(msg);
+	free(msg);
+}
+
+/* dk-hwsim mode: one control frame from the supervisor (HWSIM_CHANNEL is the only one). */
+static void hwsim_frame(int ctl)
+{
+	struct dk_msg *msg = malloc(sizeof(*msg));
+	struct dk_wire_reader r;
+	char board[64];
+	uint64_t gen;
+	int err, n;
+
+	if (!msg)
+		die("malloc", ENOMEM);
+	err = dk_msg_recv(ctl, &dk_supctl_proto, 0, msg, NULL);
+	if (err == -EAGAIN) {
+		free(msg);
+		return;
+	}
+	if (err < 0)
+		exit(err == -EPIPE ? 0 : 101);
+	dk_wire_reader_init(&r, msg->frame.payload, msg->frame.known_length);
+	gen = dk_wire_get_u64(&r);
+	if (msg->frame.opcode != DK_SUPCTL_OP_HWSIM_CHANNEL || msg->n_fds != 1 ||
+	    dk_wire_reader_error(&r) || dk_wire_reader_left(&r))
+		exit(106);
+	hlog("CHANNEL broker_gen=%" PRIu64 "\n", gen);
+	/* A new channel replaces the old one. */
+	if (hwsim_chan >= 0)
+		close(hwsim_chan);
+	hwsim_chan = msg->fds[0];
+	msg->fds[0] = -1;
+	n = snprintf(board, sizeof(board), "board %s", getenv(DK_ENV_GENERATION));
+	if (send(hwsim_chan, board, (size_t)n, MSG_NOSIGNAL) != n)
+		die("board hello", errno);
 	dk_msg_close_fds(msg);
 	free(msg);
 }
@@ -249,10 +319,12 @@ int main(int argc, char **argv)
 		{"ignore-term", no_argument, NULL, 'i'},
 		{"violate", no_argument, NULL, 'v'},
 		{"broker-log", required_argument, NULL, 'b'},
+		{"hwsim-log", required_argument, NULL, 'H'},
+		{"config", required_argument, NULL, 'C'},
 		{"runtime-dir", required_argument, NULL, 'r'},
 		{0},
 	};
-	const char *serve = NULL;
+	const char *serve = NULL, *config = NULL;
 	int opt, n_log = 0, n_reg = 0, exit_code = -1, lfd = -1, sfd, ctl, bfd;
 	bool ready = true, crash = false, ignore_term = false, violate = false, fill = false;
 	bool fill_fds = false;
@@ -299,6 +371,14 @@ int main(int argc, char **argv)
 			if (broker_log < 0)
 				die(optarg, errno);
 			break;
+		case 'H':
+			hwsim_log = open(optarg, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+			if (hwsim_log < 0)
+				die(optarg, errno);
+			break;
+		case 'C':
+			config = optarg;
+			break;
 		case 'r':
 			break;
 		default:
@@ -328,6 +408,9 @@ int main(int argc, char **argv)
 		if (send(bfd, hello, (size_t)n, MSG_NOSIGNAL) != n)
 			die("hello", errno);
 	}
+	if (hwsim_log >= 0)
+		hlog("HWSIM start gen=%s config=%s readable=%d\n", getenv(DK_ENV_GENERATION),
+		     config ? config : "-", config && access(config, R_OK) == 0);
 	if (n_log)
 		append_log(n_log);
 	make_fences(n_reg);
@@ -387,6 +470,8 @@ int main(int argc, char **argv)
 		if (pfd[1].revents) {
 			if (broker_log >= 0) {
 				broker_frame(ctl);
+			} else if (hwsim_log >= 0) {
+				hwsim_frame(ctl);
 			} else {
 				char b;
 

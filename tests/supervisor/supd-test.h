@@ -2,9 +2,10 @@
 /*
  * A stack for the supervisor tests: a manifest in a mkdtemp directory, the built dk-supervisor
  * ($DK_SUPERVISOR) over real dk-logd ($DK_LOGD) and dk-policyd ($DK_POLICYD) and the test child
- * ($DK_TEST_CHILD) as the broker and the device services, and ways to wait for what it does:
- * its ready descriptor, journal records (follow, then look back), lines of the test broker's
- * log (inotify). Every wait has a deadline. Include <cmocka.h> first.
+ * ($DK_TEST_CHILD) as the broker, dk-hwsim and the device services, and ways to wait for what
+ * it does: its ready descriptor, journal records (follow, then look back), lines of the test
+ * broker's and test dk-hwsim's logs (inotify). Every wait has a deadline. Include <cmocka.h>
+ * first.
  */
 #ifndef DK_SUPD_TEST_H
 #define DK_SUPD_TEST_H
@@ -42,11 +43,14 @@ struct dev {
 struct stack {
 	const char *broker;      /* the broker's exec; NULL: dk-test-child logging to @blog */
 	const char *policy_text; /* NULL: deny everything */
+	bool hwsim;              /* a kind hwsim service "board": dk-test-child logging to @hlog */
+	const char *hwsim_config; /* its config key; NULL: none */
+	const char *hwsim_args;   /* more arguments of it; NULL: none */
 	unsigned int nofile;     /* the supervisor's descriptor limit; 0: ours */
 	pid_t pid;               /* the supervisor; 0 once reaped */
 	char dir[64];
 	char rt[96], sock[128], logd_sock[128];
-	char manifest[96], blog[96], serve[96];
+	char manifest[96], blog[96], serve[96], hlog[96];
 };
 
 static struct stack S; /* the current test's stack, for the teardown after a failure */
@@ -97,6 +101,14 @@ static inline void write_manifest(struct stack *st, const char *stack_extra, con
 				      "class = test\n%s%s\n",
 				      devs[i].name, child, devs[i].device,
 				      devs[i].args[0] ? "args = " : "", devs[i].args);
+	if (st->hwsim)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "[service board]\nkind = hwsim\nexec = %s\n"
+				      "args = --hwsim-log %s %s\n%s%s%s",
+				      child, st->hlog, st->hwsim_args ? st->hwsim_args : "",
+				      st->hwsim_config ? "config = " : "",
+				      st->hwsim_config ? st->hwsim_config : "",
+				      st->hwsim_config ? "\n" : "");
 	assert_true(n < sizeof(text));
 	write_file(st->manifest, text);
 	snprintf(path, sizeof(path), "%s/policy.conf", st->dir);
@@ -114,7 +126,9 @@ static inline void stack_init(struct stack *st)
 	snprintf(st->manifest, sizeof(st->manifest), "%s/stack.ini", st->dir);
 	snprintf(st->blog, sizeof(st->blog), "%s/broker.log", st->dir);
 	snprintf(st->serve, sizeof(st->serve), "%s/serve", st->dir);
+	snprintf(st->hlog, sizeof(st->hlog), "%s/hwsim.log", st->dir);
 	write_file(st->blog, "");
+	write_file(st->hlog, "");
 }
 
 /* Run the supervisor; returns the read end of its stderr when @err_pipe, else -1. The stack

@@ -332,6 +332,98 @@ static void test_broker_restart(void **state)
 	stack_stop(&S, SIGTERM);
 }
 
+/* How often @needle is in the file @path. */
+static int count_in_file(const char *path, const char *needle)
+{
+	char text[16384];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), n = 0;
+	ssize_t len;
+
+	assert_true(fd >= 0);
+	len = read(fd, text, sizeof(text) - 1);
+	assert_true(len >= 0);
+	text[len] = '\0';
+	close(fd);
+	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+static void test_hwsim_restart(void **state)
+{
+	static const struct dev devs[] = {{"null", "null0", "--register 2"}, {0}};
+	struct dk_service_status s[DK_SUPD_SERVICES_MAX];
+	const struct dk_service_status *d, *h;
+	char line[128];
+	uint64_t gen;
+	uint32_t n;
+
+	(void)state;
+	stack_init(&S);
+	S.hwsim = true;
+	stack_start(&S, "restart_delay_ms = 10\n", devs);
+	n = status(&S, s);
+	gen = max_generation(s, n);
+	assert_int_equal(gen, 5); /* logd, policyd, board, broker, null */
+	wait_file(S.blog, "HWSIM_HELLO board 3\n");
+
+	/* dk-hwsim crashes: the device's hardware state is gone, so the device restarts too, once
+	 * dk-hwsim is back and has a new channel to the (same) broker. */
+	assert_int_equal(kill((pid_t)find(s, n, "board")->pid, SIGKILL), 0);
+	wait_ready(&S, "board", gen + 1);
+	wait_ready(&S, "null", gen + 2);
+	n = status(&S, s);
+	h = find(s, n, "board");
+	d = find(s, n, "null");
+	assert_int_equal(h->restarts, 1);
+	assert_int_equal(d->restarts, 1);
+	assert_int_equal(d->state, DK_SERVICE_RUNNING);
+	assert_int_equal(d->fences_reaped, 2);
+	assert_int_equal(find(s, n, "broker")->restarts, 0);
+	wait_file(S.hlog, "HWSIM start gen=6 config=- readable=0\nCHANNEL broker_gen=4\n");
+	snprintf(line, sizeof(line), "HWSIM_ATTACH gen=6 pid=%u\nHWSIM_HELLO board 6\n", h->pid);
+	wait_file(S.blog, line);
+	snprintf(line, sizeof(line), "ATTACH gen=7 pid=%u service=null device=null0", d->pid);
+	wait_file(S.blog, line);
+
+	/* The broker crashes: dk-hwsim gets a channel to the new one, which gets dk-hwsim's
+	 * start (before the device's next ATTACH). */
+	assert_int_equal(kill((pid_t)find(s, n, "broker")->pid, SIGKILL), 0);
+	wait_ready(&S, "broker", gen + 3);
+	wait_ready(&S, "null", gen + 4);
+	wait_file(S.hlog, "CHANNEL broker_gen=8\n");
+	wait_file(S.blog, "ATTACH gen=9 ");
+	assert_int_equal(count_in_file(S.blog, "HWSIM_HELLO board 6\n"), 2);
+	n = status(&S, s);
+	assert_int_equal(find(s, n, "board")->restarts, 1);
+	assert_int_equal(find(s, n, "null")->restarts, 2);
+	stack_stop(&S, SIGTERM);
+}
+
+static void test_hwsim_failed(void **state)
+{
+	static const struct dev devs[] = {{"null", "null0", ""}, {0}};
+	int wstatus;
+
+	(void)state;
+	/* dk-hwsim failing for good takes the stack down (exit 1), like a core service. */
+	stack_init(&S);
+	S.hwsim = true;
+	S.hwsim_args = "--exit 3";
+	write_manifest(&S, "restart_limit = 1\nrestart_delay_ms = 10\n", devs);
+	supervisor_spawn(&S, -1, false);
+	assert_int_equal(waitpid(S.pid, &wstatus, 0), S.pid);
+	S.pid = 0;
+	assert_true(WIFEXITED(wstatus));
+	assert_int_equal(WEXITSTATUS(wstatus), 1);
+	/* Started twice, and neither the broker nor any device ever was. */
+	assert_int_equal(count_in_file(S.hlog, "HWSIM start"), 2);
+	assert_int_equal(count_in_file(S.blog, "ATTACH"), 0);
+	assert_int_equal(access(S.rt, F_OK), -1);
+	dk_test_remove_tree(S.dir);
+	memset(&S, 0, sizeof(S));
+}
+
 static void test_logd_restart(void **state)
 {
 	static const struct dev devs[] = {{"null", "null0", ""}, {0}};
@@ -390,6 +482,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_registry_cap, teardown),
 		cmocka_unit_test_teardown(test_registry_fd_budget, teardown),
 		cmocka_unit_test_teardown(test_broker_restart, teardown),
+		cmocka_unit_test_teardown(test_hwsim_restart, teardown),
+		cmocka_unit_test_teardown(test_hwsim_failed, teardown),
 		cmocka_unit_test_teardown(test_logd_restart, teardown),
 	};
 

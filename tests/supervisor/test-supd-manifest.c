@@ -112,6 +112,27 @@ static void test_valid(void **state)
 	assert_string_equal(dk_supd_kind_name(DK_SUPD_KIND_POLICYD), "policyd");
 }
 
+static void test_hwsim(void **state)
+{
+	struct dk_supd_manifest_error err;
+
+	(void)state;
+	assert_int_equal(parse(CORE "[service board]\nkind = hwsim\nexec = dk-hwsim\n"
+				    "config = boards/copy.ini\nargs = --verbose\n",
+			       &err),
+			 0);
+	assert_int_equal(m.n_services, 4);
+	assert_int_equal(m.services[3].kind, DK_SUPD_KIND_HWSIM);
+	assert_string_equal(m.services[3].config, "boards/copy.ini"); /* as written */
+	assert_int_equal(m.services[3].config_line, 15);
+	assert_string_equal(m.services[3].args, "--verbose");
+	assert_string_equal(dk_supd_kind_name(DK_SUPD_KIND_HWSIM), "hwsim");
+	/* Without config: the manifest author passes it in args, or dk-hwsim has a default. */
+	assert_int_equal(parse(CORE "[service board]\nkind = hwsim\nexec = dk-hwsim\n", &err), 0);
+	assert_string_equal(m.services[3].config, "");
+	assert_int_equal(m.services[3].config_line, 0);
+}
+
 static void test_defaults(void **state)
 {
 	struct dk_supd_manifest_error err;
@@ -215,6 +236,17 @@ static void test_errors(void **state)
 		{CORE "[service n1]\nkind = device\nexec = e\ndevice = d0\nclass = c\n"
 		      "[service n2]\nkind = device\nexec = e\ndevice = d0\nclass = c\n",
 		 20, "device 'd0' already driven by service 'n1'"},
+		/* dk-hwsim: at most one; config only there; no device or class. */
+		{CORE "[service h1]\nkind = hwsim\nexec = e\n"
+		      "[service h2]\nkind = hwsim\nexec = e\n",
+		 15, "a second hwsim (first: service 'h1' at line 12)"},
+		{CORE "[service n]\nkind = device\nexec = e\ndevice = d0\nclass = c\n"
+		      "config = x.conf\n",
+		 17, "only kind hwsim takes 'config'"},
+		{CORE "[service h]\nkind = hwsim\nexec = e\ndevice = d0\n", 15,
+		 "only kind device takes"},
+		{CORE "[service h]\nkind = hwsim\nexec = e\nconfig = a\nconfig = b\n", 16,
+		 "duplicate key 'config'"},
 	};
 	struct dk_supd_manifest_error err;
 
@@ -330,6 +362,18 @@ static void test_load_and_resolve(void **state)
 	snprintf(out, sizeof(out), "%s/policy.conf", dir);
 	assert_string_equal(lm->policy, out);
 	free(lm);
+	/* So is the config path of a dk-hwsim; an absolute one stays as it is. */
+	write_text(path, CORE "[service board]\nkind = hwsim\nexec = e\nconfig = b/copy.ini\n",
+		   0600);
+	assert_int_equal(dk_supd_manifest_load(path, &lm, &err), 0);
+	snprintf(out, sizeof(out), "%s/b/copy.ini", dir);
+	assert_string_equal(lm->services[3].config, out);
+	free(lm);
+	write_text(path, CORE "[service board]\nkind = hwsim\nexec = e\nconfig = /etc/b.ini\n",
+		   0600);
+	assert_int_equal(dk_supd_manifest_load(path, &lm, &err), 0);
+	assert_string_equal(lm->services[3].config, "/etc/b.ini");
+	free(lm);
 	snprintf(other, sizeof(other), "%s/nope.ini", dir);
 	assert_int_equal(dk_supd_manifest_load(other, &lm, &err), -ENOENT);
 	assert_int_equal(err.line, 0);
@@ -366,6 +410,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_hwsim),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_too_many_services),

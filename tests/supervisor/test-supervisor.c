@@ -325,6 +325,65 @@ static void test_real_broker(void **state)
 	stack_stop(&S, SIGTERM);
 }
 
+static void read_text(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, size - 1);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+}
+
+static void test_hwsim_channel(void **state)
+{
+	static const struct dev devs[] = {{"null", "null0", ""}, {0}};
+	static const char *const kinds[] = {"logd", "policyd", "broker", "device", "hwsim"};
+	struct dk_service_status s[DK_SUPD_SERVICES_MAX];
+	const struct dk_service_status *h;
+	char line[256], conf[128], text[8192];
+	const char *dev_attach;
+	uint32_t n;
+
+	(void)state;
+	stack_init(&S);
+	S.hwsim = true;
+	S.hwsim_config = "board.conf"; /* relative to the manifest's directory */
+	snprintf(conf, sizeof(conf), "%s/board.conf", S.dir);
+	write_file(conf, "; a board\n");
+	stack_start(&S, NULL, devs);
+	n = status(&S, s);
+	assert_int_equal(n, 5);
+	for (uint32_t i = 0; i < n; i++) {
+		assert_string_equal(s[i].kind, kinds[i]); /* manifest order */
+		assert_int_equal(s[i].state, DK_SERVICE_RUNNING);
+	}
+	/* Started after policyd and before the broker. */
+	h = find(s, n, "board");
+	assert_int_equal(h->generation, 3);
+	assert_int_equal(find(s, n, "broker")->generation, 4);
+	assert_int_equal(find(s, n, "null")->generation, 5);
+	/* dk-hwsim got --runtime-dir and the config made absolute. */
+	snprintf(line, sizeof(line), "HWSIM start gen=3 config=%s readable=1", conf);
+	wait_file(S.hlog, line);
+	/* dk-hwsim got its end of the channel, named with the broker's start; the broker got the
+	 * other end with dk-hwsim's start and pid, and read what dk-hwsim wrote on its end. */
+	wait_file(S.hlog, "CHANNEL broker_gen=4\n");
+	snprintf(line, sizeof(line), "HWSIM_ATTACH gen=3 pid=%u\n", h->pid);
+	wait_file(S.blog, line);
+	wait_file(S.blog, "HWSIM_HELLO board 3\n");
+	/* All that before the ATTACH of any device. */
+	wait_file(S.blog, "ATTACH gen=5 pid=");
+	read_text(S.blog, text, sizeof(text));
+	dev_attach = strstr(text, "\nATTACH gen=5 pid=");
+	assert_non_null(dev_attach);
+	assert_true(strstr(text, "HWSIM_HELLO board 3\n") < dev_attach);
+	assert_ptr_equal(strstr(text, "HWSIM_ATTACH gen=3 "), text);
+	stack_stop(&S, SIGTERM);
+}
+
 static void test_bad_manifest(void **state)
 {
 	char out[1024] = "", want[160];
@@ -373,6 +432,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_client_cap, teardown),
 		cmocka_unit_test_teardown(test_other_uid_refused, teardown),
 		cmocka_unit_test_teardown(test_real_broker, teardown),
+		cmocka_unit_test_teardown(test_hwsim_channel, teardown),
 		cmocka_unit_test_teardown(test_bad_manifest, teardown),
 	};
 
