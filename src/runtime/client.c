@@ -26,6 +26,7 @@
 
 struct dk_client {
 	int fd;
+	uint64_t connects; /* connections made to the broker so far: a new one, a new broker? */
 	char runtime_dir[DK_RT_PATH_MAX];
 	char socket_path[DK_RT_PATH_MAX];
 };
@@ -39,6 +40,7 @@ struct queue {
 struct dk_device {
 	struct dk_client *client;
 	int fd; /* the session socket; -1 once the service is known gone */
+	uint64_t broker_connect; /* client->connects when the session was opened */
 	char name[DK_RT_NAME_MAX + 1];
 	struct dk_session_grant grant;
 	struct queue queues[QUEUES_KEPT];
@@ -54,6 +56,7 @@ static int connect_broker(struct dk_client *c, uint64_t deadline_ns)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = fd;
+	c->connects++;
 	return 0;
 }
 
@@ -213,6 +216,7 @@ static int open_session(struct dk_device *d, uint64_t deadline_ns, uint32_t *ret
 	m->fds[0] = -1;
 	m->n_fds = 0;
 	d->grant = g;
+	d->broker_connect = d->client->connects;
 	return 0;
 }
 
@@ -323,7 +327,15 @@ int dk_device_reopen(struct dk_device *device, uint64_t deadline_ns)
 		struct timespec ts;
 
 		err = open_session(device, deadline_ns, &reason);
-		if (err != -EAGAIN && err != -EPIPE)
+		/*
+		 * A broker that restarted since the session was opened learns of the device only
+		 * once the supervisor attached its restarted service: until then it answers as
+		 * for a device that does not exist (-ENODEV, or -EACCES when only a class rule
+		 * would allow it). Retry those too, within the same bounds.
+		 */
+		if (err != -EAGAIN && err != -EPIPE &&
+		    !((err == -ENODEV || err == -EACCES) &&
+		      device->client->connects != device->broker_connect))
 			return err;
 		/* Restarting (or the broker itself is): wait a little, never past the deadline. */
 		now = dk_now_ns();
@@ -338,7 +350,7 @@ int dk_device_reopen(struct dk_device *device, uint64_t deadline_ns)
 		if (pause > DK_CLIENT_REOPEN_PAUSE_MAX_NS)
 			pause = DK_CLIENT_REOPEN_PAUSE_MAX_NS;
 	}
-	return err == -EPIPE ? -EPIPE : -ETIMEDOUT;
+	return err == -EPIPE || err == -ENODEV || err == -EACCES ? err : -ETIMEDOUT;
 }
 
 /* One session call. A hung-up session means the service is gone: -ENODEV from then on. */

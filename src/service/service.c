@@ -275,10 +275,12 @@ static int serve_queue(struct svc *v, struct squeue *q)
 static void queue_destroy(struct svc *v, struct squeue *q)
 {
 	struct session *s = q->s;
+	/* Cancelled by the client (DESTROY_QUEUE, session closed), or by the service stopping. */
+	uint32_t reason = v->stop ? DK_REASON_SHUTDOWN : DK_REASON_CANCELLED;
 
-	/* Parked jobs never ran: they complete as cancelled, and their fences say so. */
+	/* Parked jobs never ran: they complete as cancelled, and their fences say why. */
 	for (uint32_t i = 0; i < q->n_parked; i++)
-		finish(q, &q->parked[i], -ECANCELED, DK_REASON_CANCELLED, 0, dk_now_ns());
+		finish(q, &q->parked[i], -ECANCELED, reason, 0, dk_now_ns());
 	dk_ring_publish(q->ring);
 	s->inflight -= q->n_parked;
 	v->n_parked -= q->n_parked;
@@ -293,7 +295,13 @@ static void queue_destroy(struct svc *v, struct squeue *q)
 	for (uint32_t i = 0; i < DK_SESSION_QUEUES_MAX; i++)
 		if (s->queues[i] == q)
 			s->queues[i] = NULL;
-	dk_child_fence_release(q->tag, dk_now_ns() + CTL_DEADLINE_NS);
+	/*
+	 * Released when the client let the queue go. When the service stops, the registration
+	 * stays: jobs it never took still have waiters, and the supervisor's reaper fails their
+	 * points at our exit (as it does for a crash).
+	 */
+	if (!v->stop)
+		dk_child_fence_release(q->tag, dk_now_ns() + CTL_DEADLINE_NS);
 	dk_ring_destroy(q->ring);
 	free(q->parked);
 	free(q);
