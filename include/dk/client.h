@@ -119,7 +119,9 @@ DK_EXPORT int dk_device_check(struct dk_device *device);
  * dk_device_reopen - open a new session on the same device after its service died: waits for
  * the next generation, retrying while the broker answers -EAGAIN (at most
  * DK_CLIENT_REOPEN_ATTEMPTS times, pausing 1 ms doubling to 50 ms, never past @deadline_ns),
- * reconnecting to the broker if it restarted too.
+ * reconnecting to the broker if it restarted too. After a broker restart, -ENODEV and -EACCES
+ * are retried within the same bounds as well (the new broker knows the device only once the
+ * supervisor re-attached its service).
  * Returns 0 (dk_device_generation() is the new one; register again and create new queues);
  * -ENODEV (the device is gone for good); -EACCES (policy now denies); -ETIMEDOUT (still
  * restarting at the deadline or after the last attempt); -EPIPE (no broker).
