@@ -98,6 +98,8 @@ const char *broker_errno_name(int err)
 		return "ENODEV";
 	case ENOMEM:
 		return "ENOMEM";
+	case ENOENT:
+		return "ENOENT";
 	case ENOSPC:
 		return "ENOSPC";
 	case EPERM:
@@ -106,6 +108,8 @@ const char *broker_errno_name(int err)
 		return "EPIPE";
 	case EPROTO:
 		return "EPROTO";
+	case ESRCH:
+		return "ESRCH";
 	case ETIMEDOUT:
 		return "ETIMEDOUT";
 	case EOPNOTSUPP:

@@ -4,6 +4,8 @@
  *   server.c  the loop, client connections, LIST and STATUS;
  *   device.c  the supervisor's ATTACH / DETACH and each device service's channel;
  *   open.c    OPEN: policy, then state, then a session from the service, answered later;
+ *   hwsim.c   the channel to dk-hwsim: GRANT at ATTACH, each grant's DMA requests, INJECT;
+ *   kill.c    KILL_CLIENT: forwarded to the device's service, answered later;
  *   ask.c     the dk-policyd and dk-logd connections (questions and audit records).
  */
 #ifndef DK_BROKER_INTERNAL_H
@@ -12,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <dk/hwsim.h>
 #include <dk/log.h>
 #include <dk/msg.h>
 #include <dk/policy.h>
@@ -27,6 +30,8 @@
 #define EV_CONTROL (3ull << 32)
 #define EV_CHANNEL (4ull << 32)
 #define EV_CLIENT (5ull << 32)
+#define EV_DMA (6ull << 32) /* slot: the device */
+#define EV_HWSIM (7ull << 32)
 #define EV_KIND(tag) ((tag) & ~0xffffffffull)
 #define EV_SLOT(tag) ((uint32_t)(tag))
 
@@ -43,6 +48,18 @@ struct pending {
 	struct dk_policy_decision dec;
 };
 
+/* A KILL_CLIENT forwarded to a device's service (KILL_SESSION), waiting for its answer. */
+struct kill {
+	bool used;
+	uint64_t seq; /* of the KILL_SESSION request */
+	uint64_t session_id;
+	uint64_t deadline_ns;
+	uint32_t client;        /* slot of the asking connection ... */
+	uint64_t client_cookie; /* ... if it is still the same connection */
+	uint64_t client_seq;    /* the KILL_CLIENT's seq */
+	uint32_t uid, pid;      /* who asked, for the audit record */
+};
+
 struct device {
 	bool used;
 	char name[DK_RT_NAME_MAX + 1];
@@ -57,6 +74,15 @@ struct device {
 	uint64_t sessions[DK_SERVICE_SESSIONS_MAX]; /* live session ids, unordered */
 	uint32_t n_pending;
 	struct pending pending[DK_BROKER_PENDING_MAX];
+	uint32_t n_kills;
+	struct kill kills[DK_BROKER_KILLS_MAX];
+	/* The hardware dk-hwsim granted the current start (hwsim.c); dma < 0: none. */
+	int dma; /* our end of the service's DMA request socket */
+	char model[DK_RT_HWSIM_MODEL_MAX + 1];
+	uint32_t regs_size;
+	uint64_t maps, unmaps; /* forwarded successfully, all starts */
+	uint32_t n_windows;    /* mapped through @dma and not unmapped */
+	uint64_t windows[DK_HWSIM_WINDOWS_MAX]; /* their IOVAs, unordered */
 };
 
 struct client {
@@ -79,9 +105,17 @@ struct dk_broker {
 	uint64_t log_retry_ns; /* no reconnect attempt before this time */
 	uint64_t last_session_id;
 	uint64_t last_cookie;
+	uint64_t last_kill_seq;
+	/* The channel to dk-hwsim the supervisor sent last (HWSIM_ATTACH); -1: none. */
+	int hwsim;
+	uint64_t hwsim_generation;
+	uint32_t hwsim_pid;
+	uint64_t hwsim_seq; /* of the latest request: replies to older ones are stale */
 	struct dk_broker_counters st;
 	struct dk_msg msg;  /* the client message being handled */
 	struct dk_msg cmsg; /* the supervisor or service message being handled */
+	struct dk_msg dmsg; /* the DMA request being handled */
+	struct dk_msg hmsg; /* dk-hwsim's reply */
 	uint8_t pbuf[DK_FRAME_MAX_PAYLOAD];
 };
 
@@ -106,7 +140,8 @@ void broker_control_readable(struct dk_broker *b);
  */
 void broker_sync(struct dk_broker *b);
 void broker_channel_readable(struct dk_broker *b, struct device *d);
-/* Close @d's channel, fail its opens in flight with @err / @reason, forget its sessions. */
+/* Close @d's channel and DMA socket, fail its opens and kills in flight with @err / @reason,
+ * forget its sessions. */
 void broker_channel_close(struct dk_broker *b, struct device *d, int err, uint32_t reason);
 /* The channel broke (the service died): close it; an UP device becomes RESTARTING. */
 void broker_channel_dead(struct dk_broker *b, struct device *d);
@@ -119,8 +154,40 @@ void broker_session_answer(struct dk_broker *b, struct device *d, uint64_t seq, 
 /* Fail @p (answer the client, audit, free the slot). */
 void broker_pending_fail(struct dk_broker *b, struct device *d, struct pending *p, int err,
 			 uint32_t reason);
-/* Fail opens whose deadline passed; the earliest deadline left (UINT64_MAX when none). */
+/* Fail opens (and kills) whose deadline passed; the earliest deadline left (UINT64_MAX when
+ * none). */
 uint64_t broker_pending_expire(struct dk_broker *b, uint64_t now_ns);
+
+/* hwsim.c */
+/* HWSIM_ATTACH from the supervisor (@m: one descriptor): the new channel replaces the old. */
+void broker_hwsim_attach(struct dk_broker *b, struct dk_msg *m);
+/* The channel to dk-hwsim is readable outside a request: late replies, or its end. */
+void broker_hwsim_readable(struct dk_broker *b);
+/*
+ * Ask dk-hwsim for @d's hardware (GRANT) and send it to @d's service (devctl GRANT, with a new
+ * DMA request socket whose other end we watch). Called at ATTACH, once the channel is watched
+ * and before anything else can be sent to the service. Returns 0 when granted, or when there is
+ * nothing to grant (no dk-hwsim channel, or no such device on the board: -ENODEV from
+ * dk-hwsim); otherwise the error that left the service without its hardware.
+ */
+int broker_grant(struct dk_broker *b, struct device *d);
+/* A device's DMA request socket is readable. */
+void broker_dma_readable(struct dk_broker *b, struct device *d);
+/* Forget @d's grant: close its DMA request socket. */
+void broker_dma_close(struct dk_broker *b, struct device *d);
+/* INJECT from a client: the broker's uid or root only, forwarded to dk-hwsim. */
+void broker_op_inject(struct dk_broker *b, struct client *c, const struct dk_frame *f);
+
+/* kill.c */
+/* KILL_CLIENT from a client: the broker's uid or root only, forwarded to the service. */
+void broker_op_kill_client(struct dk_broker *b, struct client *c, const struct dk_frame *f);
+/* The service answered KILL_SESSION @seq (@err 0, or its error and @reason). */
+void broker_kill_answer(struct dk_broker *b, struct device *d, uint64_t seq, int err,
+			uint32_t reason);
+/* Fail every kill in flight on @d with @err / @reason. */
+void broker_kills_fail(struct dk_broker *b, struct device *d, int err, uint32_t reason);
+/* Fail kills whose deadline passed; the earliest deadline left (UINT64_MAX when none). */
+uint64_t broker_kills_expire(struct dk_broker *b, uint64_t now_ns);
 
 /* ask.c */
 /*

@@ -3,7 +3,9 @@
  * broker.h - the dk-broker server library (static library dk-broker-lib): the device registry.
  * It learns which service drives which device from the supervisor (ATTACH / DETACH on the
  * control socket), asks dk-policyd whether a client may open a device, has the device's
- * service create a session and hands the client its end (docs/broker.md).
+ * service create a session and hands the client its end (docs/broker.md). With a channel to
+ * the emulated board (HWSIM_ATTACH), it hands each device service its device's hardware
+ * (GRANT) and forwards the service's DMA requests for that device only.
  *
  * Used by daemons/broker and the tests; not part of libdk. Reports go to the caller through a
  * callback (the daemon prints them); nothing here prints. Single-threaded: one thread owns a
@@ -28,6 +30,10 @@
 /* Opens waiting for their service's answer: per device, and per client connection. */
 #define DK_BROKER_PENDING_MAX 64u
 #define DK_BROKER_CLIENT_PENDING_MAX 8u
+/* KILL_CLIENTs waiting for their service's answer, per device. */
+#define DK_BROKER_KILLS_MAX 8u
+/* How long one request to dk-hwsim (GRANT, MAP, UNMAP, INJECT) may hold the loop. */
+#define DK_BROKER_HWSIM_TIMEOUT_NS (1 * DK_NSEC_PER_SEC)
 
 struct dk_broker_config {
 	const char *socket_path;  /* required: the public socket (broker.sock) */
@@ -53,6 +59,14 @@ struct dk_broker_counters {
 	uint64_t clients_refused;    /* connections closed over the client cap */
 	uint64_t control_refused;    /* malformed, stale or refused supervisor messages */
 	uint64_t service_refused;    /* malformed or unexpected frames from device services */
+	uint64_t grants;             /* devctl GRANTs sent (hardware handed to a service) */
+	uint64_t grant_failures;     /* ATTACHes whose GRANT failed (not -ENODEV) */
+	uint64_t dma_maps;           /* DMA MAPs dk-hwsim did */
+	uint64_t dma_unmaps;         /* DMA UNMAPs dk-hwsim did */
+	uint64_t dma_refused;        /* DMA requests refused (malformed, caps, errors) */
+	uint64_t hwsim_refused;      /* unexpected frames from dk-hwsim */
+	uint64_t injects;            /* faults dk-hwsim injected */
+	uint64_t kills;              /* sessions services ended on KILL_CLIENT */
 	uint32_t clients;            /* connections now */
 	uint32_t devices;            /* devices known now (any state) */
 };

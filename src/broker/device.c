@@ -2,7 +2,7 @@
 /*
  * device.c - the registry: devices as the supervisor describes them (ATTACH / DETACH on the
  * control socket, the only source of a service's identity) and the channel to each device's
- * service (answers to SESSION, SESSION_END, and its death).
+ * service (answers to SESSION and KILL_SESSION, SESSION_END, and its death).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,10 +17,12 @@
 
 #include "broker-internal.h"
 
-/* What a service sends the broker: answers to SESSION (empty, or an error) and SESSION_END. */
+/* What a service sends the broker: answers to SESSION and KILL_SESSION (empty, or an error)
+ * and SESSION_END. */
 static const struct dk_frame_opdesc devctl_in_ops[] = {
 	{DK_DEVCTL_OP_SESSION, 0, 0, 0, "session"},
 	{DK_DEVCTL_OP_SESSION_END, 0, 8, 8, "session-end"},
+	{DK_DEVCTL_OP_KILL_SESSION, 0, 0, 0, "kill-session"},
 };
 
 static const struct dk_frame_proto devctl_in_proto = {
@@ -67,9 +69,11 @@ void broker_channel_close(struct dk_broker *b, struct device *d, int err, uint32
 		close(d->chan);
 		d->chan = -1;
 	}
+	broker_dma_close(b, d); /* the grant was this start's */
 	for (uint32_t i = 0; i < DK_BROKER_PENDING_MAX && d->n_pending; i++)
 		if (d->pending[i].used)
 			broker_pending_fail(b, d, &d->pending[i], err, reason);
+	broker_kills_fail(b, d, err, reason);
 	d->n_sessions = 0; /* they ended with the service */
 }
 
@@ -163,6 +167,7 @@ static void op_attach(struct dk_broker *b, struct dk_msg *m)
 	if (!d->used) {
 		memset(d, 0, sizeof(*d));
 		d->chan = -1;
+		d->dma = -1;
 		d->used = true;
 		memcpy(d->name, name, sizeof(name));
 	}
@@ -195,6 +200,14 @@ static void op_attach(struct dk_broker *b, struct dk_msg *m)
 		     dk_policy_reason_name(dec.reason), dec.rule);
 	broker_report(b, "%s: up, class %s, service %s pid %" PRIu32 " generation %" PRIu64, name,
 		      cls, service, pid, generation);
+	/* Its hardware, before anything else reaches the service. A service that should have
+	 * hardware and cannot get it is cut off: it sees its channel close, and its next start
+	 * (once dk-hwsim answers again) gets a new ATTACH. */
+	if (broker_grant(b, d) < 0) {
+		broker_channel_close(b, d, -EAGAIN, DK_REASON_DRIVER_CRASHED);
+		d->state = DK_DEVICE_RESTARTING;
+		note_state(b, d, "grant-failed");
+	}
 }
 
 static void op_detach(struct dk_broker *b, struct dk_msg *m)
@@ -269,6 +282,9 @@ void broker_control_readable(struct dk_broker *b)
 		case DK_SUPCTL_OP_DETACH:
 			op_detach(b, m);
 			break;
+		case DK_SUPCTL_OP_HWSIM_ATTACH:
+			broker_hwsim_attach(b, m);
+			break;
 		default: /* READY and the fence registry go the other way */
 			b->st.control_refused++;
 			broker_report(b, "control socket: %s refused", m->frame.op->name);
@@ -294,6 +310,22 @@ static void session_end(struct dk_broker *b, struct device *d, const struct dk_f
 		return;
 	}
 	/* A session whose open failed after the service made it (timed out, client gone). */
+}
+
+/* The error and reason of an error reply from a service, made sane. */
+static void reply_error(const struct dk_frame *f, int32_t *ret_err, uint32_t *ret_reason)
+{
+	struct dk_wire_reader r;
+
+	dk_wire_reader_init(&r, f->payload, f->length);
+	*ret_err = (int32_t)dk_wire_get_u32(&r);
+	*ret_reason = dk_wire_get_u32(&r);
+	if (*ret_err >= 0 || *ret_err < -4095) {
+		*ret_err = -EPROTO;
+		*ret_reason = DK_REASON_PROTOCOL;
+	}
+	if (*ret_reason >= DK_REASON_COUNT)
+		*ret_reason = DK_REASON_PROTOCOL;
 }
 
 void broker_channel_readable(struct dk_broker *b, struct device *d)
@@ -323,22 +355,20 @@ void broker_channel_readable(struct dk_broker *b, struct device *d)
 			continue;
 		}
 		if (f->opcode == DK_DEVCTL_OP_SESSION && (f->flags & DK_FRAME_F_REPLY)) {
-			struct dk_wire_reader r;
 			int32_t e = 0;
 			uint32_t reason = DK_REASON_NONE;
 
-			if (f->flags & DK_FRAME_F_ERROR) {
-				dk_wire_reader_init(&r, f->payload, f->length);
-				e = (int32_t)dk_wire_get_u32(&r);
-				reason = dk_wire_get_u32(&r);
-				if (e >= 0 || e < -4095) {
-					e = -EPROTO;
-					reason = DK_REASON_PROTOCOL;
-				}
-				if (reason >= DK_REASON_COUNT)
-					reason = DK_REASON_PROTOCOL;
-			}
+			if (f->flags & DK_FRAME_F_ERROR)
+				reply_error(f, &e, &reason);
 			broker_session_answer(b, d, f->seq, e, reason);
+		} else if (f->opcode == DK_DEVCTL_OP_KILL_SESSION &&
+			   (f->flags & DK_FRAME_F_REPLY)) {
+			int32_t e = 0;
+			uint32_t reason = DK_REASON_NONE;
+
+			if (f->flags & DK_FRAME_F_ERROR)
+				reply_error(f, &e, &reason);
+			broker_kill_answer(b, d, f->seq, e, reason);
 		} else if (f->opcode == DK_DEVCTL_OP_SESSION_END && f->flags == 0) {
 			session_end(b, d, f);
 		} else {

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * server.c - the dk-broker loop: one epoll set over the listening socket, the signalfd, the
- * supervisor's control socket, each device service's channel and each client connection. No
- * send can block (a client whose socket is full is disconnected); a bounded number of frames
- * is read per source per wakeup; the only timeout is the earliest deadline of an open in flight.
+ * supervisor's control socket, each device service's channel and DMA request socket, the
+ * channel to dk-hwsim and each client connection. No send can block (a client whose socket is
+ * full is disconnected); a bounded number of frames is read per source per wakeup; the only
+ * timeout is the earliest deadline of an open or a kill in flight. Requests to dk-hwsim (a
+ * GRANT, a service's DMA request, an INJECT) are the exception: each holds the loop until
+ * dk-hwsim answers, at most DK_BROKER_HWSIM_TIMEOUT_NS (hwsim.c).
  *
  * A message the supervisor or a service sent before a client's request takes effect before it:
  * each wakeup handles the supervisor first, then the services, then the clients, and between
@@ -248,6 +251,12 @@ static void client_readable(struct dk_broker *b, struct client *c)
 		case DK_BROKER_OP_STATUS:
 			op_status(b, c, &m->frame);
 			break;
+		case DK_BROKER_OP_INJECT:
+			broker_op_inject(b, c, &m->frame);
+			break;
+		case DK_BROKER_OP_KILL_CLIENT:
+			broker_op_kill_client(b, c, &m->frame);
+			break;
 		default: /* in the table but not handled: cannot happen */
 			b->st.refused++;
 			broker_reply_error(b, c, m->frame.opcode, m->frame.seq, -EOPNOTSUPP,
@@ -320,6 +329,11 @@ int dk_broker_run(struct dk_broker *b, int signal_fd)
 			if (EV_KIND(tag) == EV_CHANNEL && EV_SLOT(tag) < DK_BROKER_DEVICES_MAX &&
 			    b->devices[EV_SLOT(tag)].chan >= 0)
 				broker_channel_readable(b, &b->devices[EV_SLOT(tag)]);
+			else if (EV_KIND(tag) == EV_DMA && EV_SLOT(tag) < DK_BROKER_DEVICES_MAX &&
+				 b->devices[EV_SLOT(tag)].dma >= 0)
+				broker_dma_readable(b, &b->devices[EV_SLOT(tag)]);
+			else if (tag == EV_HWSIM && b->hwsim >= 0)
+				broker_hwsim_readable(b);
 		}
 		broker_pending_expire(b, dk_now_ns());
 		for (int i = 0; i < n; i++) {
@@ -379,9 +393,10 @@ int dk_broker_create(const struct dk_broker_config *cfg, struct dk_broker **ret_
 	b->epfd = -1;
 	b->lfd = -1;
 	b->ctl = cfg->control_fd;
+	b->hwsim = -1;
 	b->uid = (uint32_t)getuid();
 	for (uint32_t i = 0; i < DK_BROKER_DEVICES_MAX; i++)
-		b->devices[i].chan = -1;
+		b->devices[i].chan = b->devices[i].dma = -1;
 	b->clients = calloc(cfg->max_clients, sizeof(*b->clients));
 	b->policyd_path = strdup(cfg->policyd_path);
 	b->logd_path = cfg->logd_path ? strdup(cfg->logd_path) : NULL;
@@ -445,6 +460,8 @@ void dk_broker_destroy(struct dk_broker *b)
 	}
 	if (b->ctl >= 0)
 		close(b->ctl);
+	if (b->hwsim >= 0)
+		close(b->hwsim);
 	if (b->epfd >= 0)
 		close(b->epfd);
 	dk_policy_close(b->policy);

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -282,6 +284,131 @@ void assert_channel_closed(int chan)
 	close(chan);
 }
 
+int hwsim_attach(struct rig *R, uint64_t generation)
+{
+	uint8_t p[16];
+	struct dk_wire_writer w;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_u64(&w, generation);
+	dk_wire_put_u32(&w, 5000 + (uint32_t)generation);
+	dk_wire_put_u32(&w, 0);
+	assert_int_equal(dk_msg_send(R->ctl, &dk_supctl_proto, DK_SUPCTL_OP_HWSIM_ATTACH, 0,
+				     generation, p, sizeof(p), &sv[1], 1, DEADLINE()),
+			 0);
+	close(sv[1]);
+	return sv[0];
+}
+
+/* ---- dk-hwsim's side ---- */
+
+void hwsim_take(int hw, uint16_t opcode, struct hwsim_req *q)
+{
+	struct dk_msg *m = malloc(sizeof(*m));
+	struct dk_wire_reader r;
+
+	assert_non_null(m);
+	memset(q, 0, sizeof(*q));
+	q->fd = -1;
+	assert_int_equal(dk_msg_recv(hw, &dk_hwsim_proto, DEADLINE(), m, NULL), 0);
+	assert_int_equal(m->frame.opcode, opcode);
+	assert_int_equal(m->frame.flags & (DK_FRAME_F_REPLY | DK_FRAME_F_ERROR), 0);
+	q->opcode = opcode;
+	q->seq = m->frame.seq;
+	dk_wire_reader_init(&r, m->frame.payload, m->frame.length);
+	dk_wire_get_string(&r, q->device, sizeof(q->device));
+	switch (opcode) {
+	case DK_HWSIM_OP_MAP:
+		q->a = dk_wire_get_u32(&r);
+		q->b = dk_wire_get_u32(&r);
+		q->x = dk_wire_get_u64(&r);
+		q->y = dk_wire_get_u64(&r);
+		assert_int_equal(m->n_fds, 1);
+		q->fd = m->fds[0];
+		break;
+	case DK_HWSIM_OP_UNMAP:
+		q->x = dk_wire_get_u64(&r);
+		break;
+	case DK_HWSIM_OP_INJECT:
+		q->a = dk_wire_get_u32(&r);
+		q->b = dk_wire_get_u32(&r);
+		break;
+	default:
+		break;
+	}
+	if (opcode != DK_HWSIM_OP_MAP)
+		assert_int_equal(m->n_fds, 0);
+	assert_int_equal(dk_wire_reader_error(&r), 0);
+	assert_int_equal(dk_wire_reader_left(&r), 0);
+	free(m);
+}
+
+void hwsim_grant(int hw, const struct hwsim_req *q, uint32_t regs_size, const char *model,
+		 struct hwsim_res *ret)
+{
+	uint8_t p[8 + 2 + DK_RT_HWSIM_MODEL_MAX];
+	struct dk_wire_writer w;
+	int fds[3];
+
+	assert_int_equal(q->opcode, DK_HWSIM_OP_GRANT);
+	fds[0] = memfd_create("regs", MFD_CLOEXEC);
+	assert_true(fds[0] >= 0);
+	assert_int_equal(ftruncate(fds[0], regs_size), 0);
+	fds[1] = eventfd(0, EFD_CLOEXEC);
+	fds[2] = eventfd(0, EFD_CLOEXEC);
+	assert_true(fds[1] >= 0 && fds[2] >= 0);
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_u32(&w, regs_size);
+	dk_wire_put_u32(&w, 0);
+	dk_wire_put_string(&w, model);
+	assert_int_equal(dk_wire_writer_error(&w), 0);
+	assert_int_equal(dk_msg_send(hw, &dk_hwsim_reply_proto, DK_HWSIM_OP_GRANT,
+				     DK_FRAME_F_REPLY, q->seq, p, dk_wire_writer_len(&w), fds, 3,
+				     DEADLINE()),
+			 0);
+	if (ret) {
+		ret->regs = fds[0];
+		ret->doorbell = fds[1];
+		ret->irq = fds[2];
+	} else {
+		for (int i = 0; i < 3; i++)
+			close(fds[i]);
+	}
+}
+
+void hwsim_answer(int hw, const struct hwsim_req *q, int err, uint32_t reason, const void *p,
+		  size_t len)
+{
+	if (err == 0)
+		assert_int_equal(dk_msg_send(hw, &dk_hwsim_reply_proto, q->opcode,
+					     DK_FRAME_F_REPLY, q->seq, p, len, NULL, 0,
+					     DEADLINE()),
+				 0);
+	else
+		assert_int_equal(dk_msg_reply_error(hw, &dk_hwsim_reply_proto, q->opcode, q->seq,
+						    err, reason),
+				 0);
+}
+
+void hwsim_answer_iova(int hw, const struct hwsim_req *q, uint64_t iova)
+{
+	uint8_t p[8];
+	struct dk_wire_writer w;
+
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_u64(&w, iova);
+	hwsim_answer(hw, q, 0, DK_REASON_NONE, p, sizeof(p));
+}
+
+void hwsim_quiet(int hw)
+{
+	struct pollfd pfd = {.fd = hw, .events = POLLIN};
+
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+}
+
 /* ---- the device service's side ---- */
 
 void service_take(int chan, struct session_req *s)
@@ -338,6 +465,135 @@ void service_end(int chan, uint64_t session_id)
 			 0);
 }
 
+void service_take_grant(int chan, struct grant *g)
+{
+	struct dk_msg *m = malloc(sizeof(*m));
+	struct dk_wire_reader r;
+
+	assert_non_null(m);
+	assert_int_equal(dk_msg_recv(chan, &dk_devctl_proto, DEADLINE(), m, NULL), 0);
+	assert_int_equal(m->frame.opcode, DK_DEVCTL_OP_GRANT);
+	assert_int_equal(m->frame.flags, DK_FRAME_F_FDS);
+	assert_int_equal(m->n_fds, 4);
+	dk_wire_reader_init(&r, m->frame.payload, m->frame.length);
+	g->regs_size = dk_wire_get_u32(&r);
+	assert_int_equal(dk_wire_get_u32(&r), 0);
+	dk_wire_get_string(&r, g->model, sizeof(g->model));
+	assert_int_equal(dk_wire_reader_error(&r), 0);
+	assert_int_equal(dk_wire_reader_left(&r), 0);
+	g->regs = m->fds[0];
+	g->doorbell = m->fds[1];
+	g->irq = m->fds[2];
+	g->dma = m->fds[3];
+	free(m);
+}
+
+int attach_granted(struct rig *R, int hw, const char *device, uint64_t generation,
+		   struct grant *g)
+{
+	struct hwsim_req q;
+	int chan = attach(R, "dk-null", device, "null", generation);
+
+	hwsim_take(hw, DK_HWSIM_OP_GRANT, &q);
+	assert_string_equal(q.device, device);
+	hwsim_grant(hw, &q, 4096, "copy", NULL);
+	service_take_grant(chan, g);
+	assert_int_equal(g->regs_size, 4096);
+	assert_string_equal(g->model, "copy");
+	return chan;
+}
+
+uint64_t dma_map_send(int dma, uint32_t access, uint64_t offset, uint64_t length, int fd)
+{
+	uint64_t seq = ++next_seq;
+	uint8_t p[24];
+	struct dk_wire_writer w;
+
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_u32(&w, access);
+	dk_wire_put_u32(&w, 0);
+	dk_wire_put_u64(&w, offset);
+	dk_wire_put_u64(&w, length);
+	assert_int_equal(dk_msg_send(dma, &dk_dma_proto, DK_DMA_OP_MAP, 0, seq, p, sizeof(p),
+				     fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, DEADLINE()),
+			 0);
+	return seq;
+}
+
+uint64_t dma_unmap_send(int dma, uint64_t iova)
+{
+	uint64_t seq = ++next_seq;
+	uint8_t p[8];
+	struct dk_wire_writer w;
+
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_u64(&w, iova);
+	assert_int_equal(dk_msg_send(dma, &dk_dma_proto, DK_DMA_OP_UNMAP, 0, seq, p, sizeof(p),
+				     NULL, 0, DEADLINE()),
+			 0);
+	return seq;
+}
+
+int dma_recv(int dma, uint16_t opcode, uint64_t seq, uint64_t *ret_iova, uint32_t *reason)
+{
+	struct dk_msg *m = malloc(sizeof(*m));
+	struct dk_wire_reader r;
+	int32_t err = 0;
+
+	assert_non_null(m);
+	assert_int_equal(dk_msg_recv(dma, &dk_dma_reply_proto, DEADLINE(), m, NULL), 0);
+	assert_true(m->frame.flags & DK_FRAME_F_REPLY);
+	assert_int_equal(m->frame.opcode, opcode);
+	assert_int_equal(m->frame.seq, seq);
+	assert_int_equal(m->n_fds, 0);
+	dk_wire_reader_init(&r, m->frame.payload, m->frame.length);
+	*reason = DK_REASON_NONE;
+	if (m->frame.flags & DK_FRAME_F_ERROR) {
+		err = (int32_t)dk_wire_get_u32(&r);
+		*reason = dk_wire_get_u32(&r);
+		assert_true(err < 0);
+	} else if (opcode == DK_DMA_OP_MAP) {
+		*ret_iova = dk_wire_get_u64(&r);
+	}
+	assert_int_equal(dk_wire_reader_error(&r), 0);
+	assert_int_equal(dk_wire_reader_left(&r), 0);
+	free(m);
+	return err;
+}
+
+void service_take_kill(int chan, uint64_t *ret_seq, uint64_t *ret_session, uint32_t *ret_reason)
+{
+	struct dk_msg *m = malloc(sizeof(*m));
+	struct dk_wire_reader r;
+
+	assert_non_null(m);
+	assert_int_equal(dk_msg_recv(chan, &dk_devctl_proto, DEADLINE(), m, NULL), 0);
+	assert_int_equal(m->frame.opcode, DK_DEVCTL_OP_KILL_SESSION);
+	assert_int_equal(m->frame.flags, 0);
+	dk_wire_reader_init(&r, m->frame.payload, m->frame.length);
+	*ret_seq = m->frame.seq;
+	*ret_session = dk_wire_get_u64(&r);
+	*ret_reason = dk_wire_get_u32(&r);
+	assert_int_equal(dk_wire_get_u32(&r), 0);
+	assert_int_equal(dk_wire_reader_error(&r), 0);
+	assert_int_equal(dk_wire_reader_left(&r), 0);
+	free(m);
+}
+
+void service_answer_kill(int chan, uint64_t seq, int err)
+{
+	if (err == 0)
+		assert_int_equal(dk_msg_send(chan, &dk_devctl_reply_proto,
+					     DK_DEVCTL_OP_KILL_SESSION, DK_FRAME_F_REPLY, seq, NULL,
+					     0, NULL, 0, DEADLINE()),
+				 0);
+	else
+		assert_int_equal(dk_msg_reply_error(chan, &dk_devctl_reply_proto,
+						    DK_DEVCTL_OP_KILL_SESSION, seq, err,
+						    DK_REASON_NONE),
+				 0);
+}
+
 /* ---- the client's side ---- */
 
 int bconnect(struct rig *R)
@@ -366,6 +622,29 @@ uint64_t open_send(int fd, const char *device)
 	dk_wire_writer_init(&w, p, sizeof(p));
 	dk_wire_put_string(&w, device);
 	return request(fd, DK_BROKER_OP_OPEN, p, dk_wire_writer_len(&w));
+}
+
+uint64_t inject_send(int fd, const char *device, uint32_t fault)
+{
+	uint8_t p[2 + 64 + 8];
+	struct dk_wire_writer w;
+
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_string(&w, device);
+	dk_wire_put_u32(&w, fault);
+	dk_wire_put_u32(&w, 0);
+	return request(fd, DK_BROKER_OP_INJECT, p, dk_wire_writer_len(&w));
+}
+
+uint64_t kill_send(int fd, const char *device, uint64_t session_id)
+{
+	uint8_t p[2 + 64 + 8];
+	struct dk_wire_writer w;
+
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_string(&w, device);
+	dk_wire_put_u64(&w, session_id);
+	return request(fd, DK_BROKER_OP_KILL_CLIENT, p, dk_wire_writer_len(&w));
 }
 
 /* The reply to (@opcode, @seq): 0 with @m filled, or the error (and its @reason). */

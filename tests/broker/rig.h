@@ -2,8 +2,9 @@
 /*
  * rig.h - the broker tests' harness: dk-logd, dk-policyd and dk-broker as processes in a
  * mkdtemp runtime directory (paths to the binaries in $DK_LOGD, $DK_POLICYD, $DK_BROKER), the
- * test as the broker's supervisor (the other end of its control socket) and as its device
- * services (the other end of each channel), a client speaking the broker protocol frame by
+ * test as the broker's supervisor (the other end of its control socket), as dk-hwsim (the
+ * other end of the channel in HWSIM_ATTACH) and as its device services (the other end of each
+ * channel, and of the DMA socket in GRANT), a client speaking the broker protocol frame by
  * frame, and journal queries. Every helper asserts with cmocka (include <cmocka.h> first) and
  * every wait has a deadline.
  *
@@ -22,6 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <dk/hwsim.h>
 #include <dk/log.h>
 #include <dk/msg.h>
 #include <dk/runtime.h>
@@ -75,6 +77,44 @@ void detach(struct rig *R, const char *device, uint64_t generation, uint32_t sta
 /* Wait until the broker closed the channel whose end we hold in @chan, then close it. */
 void assert_channel_closed(int chan);
 
+/* HWSIM_ATTACH of dk-hwsim start @generation (pid 5000 + @generation); our end of the channel. */
+int hwsim_attach(struct rig *R, uint64_t generation);
+
+/* ---- dk-hwsim's side ---- */
+
+/* A request as dk-hwsim sees it. */
+struct hwsim_req {
+	uint16_t opcode;
+	uint64_t seq;
+	char device[DK_RT_NAME_MAX + 1];
+	uint32_t a, b; /* MAP: access, reserved; INJECT: fault, reserved */
+	uint64_t x, y; /* MAP: offset, length; UNMAP: iova */
+	int fd;        /* MAP: the buffer (the caller closes it); otherwise -1 */
+};
+
+/* Receive the next request on @hw; it must be @opcode, with every field as the protocol says. */
+void hwsim_take(int hw, uint16_t opcode, struct hwsim_req *q);
+
+/* The resources a GRANT answer hands out; the copies we keep, to check them. */
+struct hwsim_res {
+	int regs, doorbell, irq;
+};
+
+/* Answer GRANT @q: a register window memfd of @regs_size bytes, two eventfds, model @model.
+ * @ret (optional): our copies (the caller closes them); else they are closed. */
+void hwsim_grant(int hw, const struct hwsim_req *q, uint32_t regs_size, const char *model,
+		 struct hwsim_res *ret);
+
+/* Answer @q: success with @len bytes of @p when @err is 0, else an error reply (reason @reason). */
+void hwsim_answer(int hw, const struct hwsim_req *q, int err, uint32_t reason, const void *p,
+		  size_t len);
+
+/* Answer MAP @q with @iova. */
+void hwsim_answer_iova(int hw, const struct hwsim_req *q, uint64_t iova);
+
+/* Nothing is waiting on @hw: the broker forwarded nothing. */
+void hwsim_quiet(int hw);
+
 /* ---- a device service's side ---- */
 
 /* A SESSION request as the service sees it. */
@@ -94,6 +134,36 @@ void service_answer(int chan, const struct session_req *s, int err);
 /* Tell the broker session @session_id ended. */
 void service_end(int chan, uint64_t session_id);
 
+/* A devctl GRANT as the service sees it; the caller closes the descriptors. */
+struct grant {
+	uint32_t regs_size;
+	char model[DK_RT_HWSIM_MODEL_MAX + 1];
+	int regs, doorbell, irq, dma;
+};
+
+/* Receive the next frame on @chan: it must be GRANT, with its four descriptors. */
+void service_take_grant(int chan, struct grant *g);
+
+/*
+ * ATTACH @device (as attach()) while we are dk-hwsim on @hw: answer its GRANT with a "copy"
+ * window of 4096 bytes and take the service's GRANT into @g. Returns our end of the channel.
+ */
+int attach_granted(struct rig *R, int hw, const char *device, uint64_t generation,
+		   struct grant *g);
+
+/* Send a DMA MAP (descriptor @fd unless it is -1) or UNMAP on @dma; returns the seq. */
+uint64_t dma_map_send(int dma, uint32_t access, uint64_t offset, uint64_t length, int fd);
+uint64_t dma_unmap_send(int dma, uint64_t iova);
+
+/* The answer to DMA request (@opcode, @seq): 0 (and the IOVA of a MAP), or the error. */
+int dma_recv(int dma, uint16_t opcode, uint64_t seq, uint64_t *ret_iova, uint32_t *reason);
+
+/* A KILL_SESSION as the service sees it: its seq, the session and the reason. */
+void service_take_kill(int chan, uint64_t *ret_seq, uint64_t *ret_session, uint32_t *ret_reason);
+
+/* Answer KILL_SESSION @seq: empty when @err is 0, else an error reply. */
+void service_answer_kill(int chan, uint64_t seq, int err);
+
 /* ---- the client's side ---- */
 
 /* A connection to the rig's broker.sock. */
@@ -102,6 +172,8 @@ int bconnect(struct rig *R);
 /* Send a request with a fresh seq; returns the seq. */
 uint64_t request(int fd, uint16_t opcode, const void *p, size_t len);
 uint64_t open_send(int fd, const char *device);
+uint64_t inject_send(int fd, const char *device, uint32_t fault);
+uint64_t kill_send(int fd, const char *device, uint64_t session_id);
 
 /* The reply to (@opcode, @seq): 0 with @m filled, or the error (and its @reason). */
 int reply_recv(int fd, uint16_t opcode, uint64_t seq, struct dk_msg *m, uint32_t *reason);

@@ -3,10 +3,13 @@
  * dk-broker as a process, with a real dk-logd and dk-policyd: each test fork+execs the built
  * daemons (paths in $DK_BROKER, $DK_POLICYD, $DK_LOGD) in a mkdtemp runtime directory. The test
  * is the broker's supervisor (it holds the other end of the control socket and waits for READY
- * there) and the device services (it makes each channel pair, sends ATTACH with one end and
- * answers SESSION on the other). Everything is driven one step at a time from one thread: a
- * request is sent, the service side takes the SESSION frame and answers, then the client reads
- * its reply, so no step depends on timing. The broker takes what the supervisor and the
+ * there), dk-hwsim (it makes the hwsim channel pair, sends HWSIM_ATTACH with one end and
+ * answers GRANT, MAP, UNMAP and INJECT on the other) and the device services (it makes each
+ * channel pair, sends ATTACH with one end and answers SESSION and KILL_SESSION on the other,
+ * and sends DMA requests on the socket that came with GRANT). Everything is driven one step at
+ * a time from one thread: a request is sent, the service side takes the SESSION frame and
+ * answers, then the client reads its reply, so no step depends on timing (one test waits for
+ * the broker's 1 s deadline on dk-hwsim, to answer late). The broker takes what the supervisor and the
  * services sent before it handles a client's frame, so an ATTACH (or DETACH, SESSION_END) sent
  * before an OPEN (or STATUS) takes effect first. The harness is rig.h.
  */
@@ -21,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -763,6 +768,553 @@ static void test_no_supervisor(void **state)
 	rig_stop(&R); /* SIGTERM: exit 0, socket removed */
 }
 
+/* ---- the emulated board ---- */
+
+/* Whether descriptors @a and @b name the same open file (same inode). */
+static bool same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	assert_int_equal(fstat(a, &sa), 0);
+	assert_int_equal(fstat(b, &sb), 0);
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static void close_grant(struct grant *g)
+{
+	close(g->regs);
+	close(g->doorbell);
+	close(g->irq);
+	close(g->dma);
+}
+
+static void test_grant_before_session(void **state)
+{
+	struct dk_session_grant g;
+	struct session_req s;
+	struct hwsim_req q;
+	struct hwsim_res res;
+	struct grant gr;
+	struct stat st;
+	uint64_t seq, v = 0;
+	uint32_t reason;
+	struct rig R;
+	int fd, hw, chan, cfd;
+
+	(void)state;
+	rig_start(&R, NULL, NULL);
+	hw = hwsim_attach(&R, 3);
+	fd = bconnect(&R);
+	chan = attach(&R, "dk-null", "copy0", "null", 7);
+	/* An OPEN sent while the broker waits for dk-hwsim's answer to GRANT. */
+	seq = open_send(fd, "copy0");
+	hwsim_take(hw, DK_HWSIM_OP_GRANT, &q);
+	assert_string_equal(q.device, "copy0");
+	hwsim_grant(hw, &q, 4096, "copy", &res);
+
+	/* The service's first frame is GRANT, with the board's resources and a DMA socket... */
+	service_take_grant(chan, &gr);
+	assert_int_equal(gr.regs_size, 4096);
+	assert_string_equal(gr.model, "copy");
+	assert_true(same_file(gr.regs, res.regs));
+	assert_int_equal(fstat(gr.regs, &st), 0);
+	assert_int_equal(st.st_size, 4096);
+	/* The doorbell and the interrupt are dk-hwsim's own eventfds. */
+	assert_int_equal(eventfd_write(gr.doorbell, 1), 0);
+	assert_int_equal(eventfd_read(res.doorbell, &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(eventfd_write(res.irq, 2), 0);
+	assert_int_equal(eventfd_read(gr.irq, &v), 0);
+	assert_int_equal(v, 2);
+	/* ... and only then the SESSION of that open. */
+	service_take(chan, &s);
+	service_answer(chan, &s, 0);
+	assert_int_equal(open_recv(fd, seq, &g, &cfd, &reason), 0);
+	assert_int_equal(g.generation, 7);
+	assert_int_equal(audit_count(&R, "broker.grant", "grant sent", NULL, "device=copy0",
+				     "model=copy", "regs_size=4096", "service=dk-null",
+				     "generation=7", "hwsim_generation=3", NULL),
+			 1);
+	close(res.regs);
+	close(res.doorbell);
+	close(res.irq);
+	close_grant(&gr);
+	close(cfd);
+	close(s.fd);
+	close(fd);
+	close(chan);
+	close(hw);
+	rig_stop(&R);
+}
+
+static void test_no_hardware(void **state)
+{
+	struct dk_device_status st;
+	struct dk_session_grant g;
+	struct session_req s;
+	struct hwsim_req q;
+	struct grant gr;
+	struct rig R;
+	int fd, hw, chan, cfd;
+
+	(void)state;
+	rig_start(&R, NULL, NULL);
+	hw = hwsim_attach(&R, 1);
+	/* dk-hwsim has no such device: no GRANT, the device is served without hardware. */
+	chan = attach(&R, "dk-null", "null0", "null", 2);
+	hwsim_take(hw, DK_HWSIM_OP_GRANT, &q);
+	assert_string_equal(q.device, "null0");
+	hwsim_answer(hw, &q, -ENODEV, DK_REASON_NONE, NULL, 0);
+	fd = bconnect(&R);
+	open_ok(fd, chan, "null0", &g, &cfd, &s); /* its first frame is the SESSION */
+	close(cfd);
+	close(s.fd);
+	assert_int_equal(audit_count(&R, "broker.grant", "grant sent", NULL, "device=null0", NULL),
+			 0);
+	assert_int_equal(audit_count(&R, "broker.grant", "grant failed", NULL, "device=null0",
+				     NULL),
+			 0);
+
+	/* dk-hwsim fails otherwise: the service is cut off (it cannot work without its
+	 * hardware), the device restarting until the next start. */
+	chan = attach(&R, "dk-null", "copy0", "null", 3);
+	hwsim_take(hw, DK_HWSIM_OP_GRANT, &q);
+	hwsim_answer(hw, &q, -EIO, DK_REASON_NONE, NULL, 0);
+	assert_channel_closed(chan);
+	status_of(&R, "copy0", &st);
+	assert_int_equal(st.state, DK_DEVICE_RESTARTING);
+	assert_int_equal(audit_count(&R, "broker.grant", "grant failed", NULL, "device=copy0",
+				     "result=EIO", "generation=3", NULL),
+			 1);
+	/* A malformed answer is a failure too: a frame too short for a GRANT reply (refused,
+	 * the broker goes on waiting), then a window of no bytes. */
+	chan = attach(&R, "dk-null", "copy0", "null", 4);
+	hwsim_take(hw, DK_HWSIM_OP_GRANT, &q);
+	{
+		int fds[2] = {eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC)};
+		uint8_t p[8] = {0, 16};
+
+		assert_int_equal(dk_msg_send(hw, &dk_hwsim_reply_proto, DK_HWSIM_OP_GRANT,
+					     DK_FRAME_F_REPLY, q.seq, p, sizeof(p), fds, 2,
+					     DEADLINE()),
+				 0);
+		close(fds[0]);
+		close(fds[1]);
+	}
+	hwsim_grant(hw, &q, 0, "copy", NULL);
+	assert_channel_closed(chan);
+	assert_int_equal(audit_count(&R, "broker.grant", "grant failed", NULL, "device=copy0",
+				     "result=EPROTO", NULL),
+			 1);
+	/* The next start gets its hardware. */
+	chan = attach_granted(&R, hw, "copy0", 5, &gr);
+	status_of(&R, "copy0", &st);
+	assert_int_equal(st.state, DK_DEVICE_UP);
+	close_grant(&gr);
+	close(fd);
+	close(chan);
+	close(hw);
+	rig_stop(&R);
+}
+
+static void test_dma_forwarding(void **state)
+{
+	struct grant ga, gb;
+	struct hwsim_req q;
+	uint64_t seq, iova = 0;
+	uint32_t reason;
+	struct rig R;
+	int hw, ca, cb, buf;
+
+	(void)state;
+	rig_start(&R, NULL, NULL);
+	hw = hwsim_attach(&R, 1);
+	ca = attach_granted(&R, hw, "copy0", 2, &ga);
+	cb = attach_granted(&R, hw, "copy1", 3, &gb);
+	buf = memfd_create("buf", MFD_CLOEXEC);
+	assert_true(buf >= 0);
+	assert_int_equal(ftruncate(buf, 1 << 20), 0);
+
+	/* A MAP on copy1's socket is a MAP of copy1: the DMA protocol names no device. */
+	seq = dma_map_send(gb.dma, DK_DMA_READ | DK_DMA_WRITE, 4096, 8192, buf);
+	hwsim_take(hw, DK_HWSIM_OP_MAP, &q);
+	assert_string_equal(q.device, "copy1");
+	assert_int_equal(q.a, DK_DMA_READ | DK_DMA_WRITE);
+	assert_int_equal(q.b, 0);
+	assert_int_equal(q.x, 4096);
+	assert_int_equal(q.y, 8192);
+	assert_true(same_file(q.fd, buf));
+	close(q.fd);
+	hwsim_answer_iova(hw, &q, DK_HWSIM_IOVA_BASE);
+	assert_int_equal(dma_recv(gb.dma, DK_DMA_OP_MAP, seq, &iova, &reason), 0);
+	assert_int_equal(iova, DK_HWSIM_IOVA_BASE);
+	/* And one on copy0's is copy0's; dk-hwsim's refusal reaches the service as it is. */
+	seq = dma_map_send(ga.dma, DK_DMA_READ, 0, 4096, buf);
+	hwsim_take(hw, DK_HWSIM_OP_MAP, &q);
+	assert_string_equal(q.device, "copy0");
+	assert_int_equal(q.a, DK_DMA_READ);
+	close(q.fd);
+	hwsim_answer(hw, &q, -EBADF, DK_REASON_VALIDATION, NULL, 0);
+	assert_int_equal(dma_recv(ga.dma, DK_DMA_OP_MAP, seq, &iova, &reason), -EBADF);
+	assert_int_equal(reason, DK_REASON_VALIDATION);
+
+	/* UNMAP, for the same device; and dk-hwsim's -ENOENT. */
+	seq = dma_unmap_send(gb.dma, DK_HWSIM_IOVA_BASE);
+	hwsim_take(hw, DK_HWSIM_OP_UNMAP, &q);
+	assert_string_equal(q.device, "copy1");
+	assert_int_equal(q.x, DK_HWSIM_IOVA_BASE);
+	hwsim_answer(hw, &q, 0, DK_REASON_NONE, NULL, 0);
+	assert_int_equal(dma_recv(gb.dma, DK_DMA_OP_UNMAP, seq, NULL, &reason), 0);
+	seq = dma_unmap_send(ga.dma, 77);
+	hwsim_take(hw, DK_HWSIM_OP_UNMAP, &q);
+	assert_string_equal(q.device, "copy0");
+	hwsim_answer(hw, &q, -ENOENT, DK_REASON_NONE, NULL, 0);
+	assert_int_equal(dma_recv(ga.dma, DK_DMA_OP_UNMAP, seq, NULL, &reason), -ENOENT);
+
+	/* Malformed requests: answered by the broker, nothing forwarded. */
+	seq = dma_map_send(ga.dma, DK_DMA_READ, 0, 4096, -1); /* no buffer */
+	assert_int_equal(dma_recv(ga.dma, DK_DMA_OP_MAP, seq, &iova, &reason), -EPROTO);
+	assert_int_equal(reason, DK_REASON_PROTOCOL);
+	seq = dma_map_send(ga.dma, 0, 0, 4096, buf); /* no access */
+	assert_int_equal(dma_recv(ga.dma, DK_DMA_OP_MAP, seq, &iova, &reason), -EINVAL);
+	seq = dma_map_send(ga.dma, 4, 0, 4096, buf); /* unknown access bit */
+	assert_int_equal(dma_recv(ga.dma, DK_DMA_OP_MAP, seq, &iova, &reason), -EINVAL);
+	seq = dma_map_send(ga.dma, DK_DMA_WRITE, 0, 0, buf); /* no bytes */
+	assert_int_equal(dma_recv(ga.dma, DK_DMA_OP_MAP, seq, &iova, &reason), -EINVAL);
+	seq = dma_map_send(ga.dma, DK_DMA_WRITE, UINT64_MAX, 2, buf); /* wraps */
+	assert_int_equal(dma_recv(ga.dma, DK_DMA_OP_MAP, seq, &iova, &reason), -EINVAL);
+	assert_int_equal(reason, DK_REASON_VALIDATION);
+	{
+		uint8_t p[8] = {0};
+		uint8_t frame[DK_FRAME_MAX_SIZE];
+		int n;
+
+		/* UNMAP with a descriptor; a reply; an unknown opcode. */
+		assert_int_equal(dk_msg_send(ga.dma, &dk_dma_proto, DK_DMA_OP_UNMAP, 0, 41, p,
+					     sizeof(p), &buf, 1, DEADLINE()),
+				 0);
+		assert_int_equal(dma_recv(ga.dma, DK_DMA_OP_UNMAP, 41, NULL, &reason), -EPROTO);
+		assert_int_equal(dk_msg_send(ga.dma, &dk_dma_proto, DK_DMA_OP_UNMAP,
+					     DK_FRAME_F_REPLY, 42, p, sizeof(p), NULL, 0,
+					     DEADLINE()),
+				 0);
+		assert_int_equal(dma_recv(ga.dma, DK_DMA_OP_UNMAP, 42, NULL, &reason), -EPROTO);
+		n = dk_frame_encode(frame, sizeof(frame), &dk_dma_proto, 0x77, 0, 43, NULL, 0);
+		assert_true(n > 0);
+		raw_send(ga.dma, frame, (size_t)n, -1);
+		assert_int_equal(raw_error(ga.dma, 0x77, 43), -EOPNOTSUPP);
+	}
+	hwsim_quiet(hw);
+
+	/* A late answer (past the broker's deadline) is dropped; the next request is fine. */
+	seq = dma_map_send(ga.dma, DK_DMA_READ, 0, 4096, buf);
+	hwsim_take(hw, DK_HWSIM_OP_MAP, &q);
+	close(q.fd);
+	assert_int_equal(dma_recv(ga.dma, DK_DMA_OP_MAP, seq, &iova, &reason), -ETIMEDOUT);
+	hwsim_answer_iova(hw, &q, DK_HWSIM_IOVA_BASE + 4096);
+	seq = dma_map_send(ga.dma, DK_DMA_READ, 0, 4096, buf);
+	hwsim_take(hw, DK_HWSIM_OP_MAP, &q);
+	close(q.fd);
+	hwsim_answer_iova(hw, &q, DK_HWSIM_IOVA_BASE + 8192);
+	assert_int_equal(dma_recv(ga.dma, DK_DMA_OP_MAP, seq, &iova, &reason), 0);
+	assert_int_equal(iova, DK_HWSIM_IOVA_BASE + 8192);
+
+	/* A new board replaces the old one; the grants of the old one are void. */
+	{
+		int hw2 = hwsim_attach(&R, 9);
+		struct dk_msg *m = malloc(sizeof(*m));
+
+		assert_non_null(m);
+		assert_int_equal(dk_msg_recv(hw, &dk_hwsim_proto, DEADLINE(), m, NULL), -EPIPE);
+		assert_int_equal(dk_msg_recv(ga.dma, &dk_dma_reply_proto, DEADLINE(), m, NULL),
+				 -EPIPE);
+		free(m);
+		close(hw);
+		hw = hw2;
+	}
+	close_grant(&ga);
+	close(ca);
+	ca = attach_granted(&R, hw, "copy0", 10, &ga);
+	/* The board goes away: -ENODEV, until the supervisor sends another. */
+	close(hw);
+	seq = dma_map_send(ga.dma, DK_DMA_READ, 0, 4096, buf);
+	assert_int_equal(dma_recv(ga.dma, DK_DMA_OP_MAP, seq, &iova, &reason), -ENODEV);
+	seq = dma_unmap_send(ga.dma, DK_HWSIM_IOVA_BASE);
+	assert_int_equal(dma_recv(ga.dma, DK_DMA_OP_UNMAP, seq, NULL, &reason), -ENODEV);
+	close(buf);
+	close_grant(&ga);
+	close_grant(&gb);
+	close(ca);
+	close(cb);
+	rig_stop(&R);
+}
+
+static void test_dma_cap(void **state)
+{
+	struct hwsim_req q;
+	struct grant g;
+	uint64_t seq, iova = 0;
+	uint32_t reason;
+	struct rig R;
+	int hw, chan, buf;
+
+	(void)state;
+	rig_start(&R, NULL, NULL);
+	hw = hwsim_attach(&R, 1);
+	chan = attach_granted(&R, hw, "copy0", 2, &g);
+	buf = memfd_create("buf", MFD_CLOEXEC);
+	assert_true(buf >= 0);
+	assert_int_equal(ftruncate(buf, 4096), 0);
+	for (uint32_t i = 0; i < DK_HWSIM_WINDOWS_MAX; i++) {
+		seq = dma_map_send(g.dma, DK_DMA_READ, 0, 4096, buf);
+		hwsim_take(hw, DK_HWSIM_OP_MAP, &q);
+		close(q.fd);
+		hwsim_answer_iova(hw, &q, DK_HWSIM_IOVA_BASE + i * 4096ull);
+		assert_int_equal(dma_recv(g.dma, DK_DMA_OP_MAP, seq, &iova, &reason), 0);
+	}
+	/* One more is refused here, before dk-hwsim is bothered. */
+	seq = dma_map_send(g.dma, DK_DMA_READ, 0, 4096, buf);
+	assert_int_equal(dma_recv(g.dma, DK_DMA_OP_MAP, seq, &iova, &reason), -ENOSPC);
+	assert_int_equal(reason, DK_REASON_BUDGET);
+	hwsim_quiet(hw);
+	/* An UNMAP makes room. */
+	seq = dma_unmap_send(g.dma, DK_HWSIM_IOVA_BASE + 7 * 4096ull);
+	hwsim_take(hw, DK_HWSIM_OP_UNMAP, &q);
+	hwsim_answer(hw, &q, 0, DK_REASON_NONE, NULL, 0);
+	assert_int_equal(dma_recv(g.dma, DK_DMA_OP_UNMAP, seq, NULL, &reason), 0);
+	seq = dma_map_send(g.dma, DK_DMA_READ, 0, 4096, buf);
+	hwsim_take(hw, DK_HWSIM_OP_MAP, &q);
+	close(q.fd);
+	hwsim_answer_iova(hw, &q, DK_HWSIM_IOVA_BASE + 7 * 4096ull);
+	assert_int_equal(dma_recv(g.dma, DK_DMA_OP_MAP, seq, &iova, &reason), 0);
+	/* The next start of the service starts from a reset device: no windows counted. */
+	close_grant(&g);
+	close(chan);
+	chan = attach_granted(&R, hw, "copy0", 3, &g);
+	seq = dma_map_send(g.dma, DK_DMA_READ, 0, 4096, buf);
+	hwsim_take(hw, DK_HWSIM_OP_MAP, &q);
+	close(q.fd);
+	hwsim_answer_iova(hw, &q, DK_HWSIM_IOVA_BASE);
+	assert_int_equal(dma_recv(g.dma, DK_DMA_OP_MAP, seq, &iova, &reason), 0);
+	close(buf);
+	close_grant(&g);
+	close(chan);
+	close(hw);
+	rig_stop(&R);
+}
+
+/* Let the uid NOBODY reach broker.sock; the broker decides by SO_PEERCRED. */
+static void open_to_others(struct rig *R)
+{
+	assert_int_equal(chmod(R->dir, 0711), 0);
+	assert_int_equal(chmod(R->broker_sock, 0666), 0);
+}
+
+/* Run @fn as uid NOBODY in a child; it must exit 0. */
+static void as_nobody(struct rig *R, int (*fn)(struct rig *R))
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+			_exit(10);
+		_exit(fn(R));
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static int nobody_injects(struct rig *R)
+{
+	if (dk_broker_inject(R->broker_sock, "copy0", DK_HWSIM_FAULT_HANG, DEADLINE()) != -EACCES)
+		return 1;
+	if (dk_broker_kill_client(R->broker_sock, "null0", 1, DEADLINE()) != -EACCES)
+		return 2;
+	return 0;
+}
+
+static void test_inject(void **state)
+{
+	struct hwsim_req q;
+	struct dk_msg *m = malloc(sizeof(*m));
+	uint32_t reason;
+	struct rig R;
+	char kv[32];
+	int fd, hw;
+	uint64_t seq;
+
+	(void)state;
+	assert_non_null(m);
+	rig_start(&R, NULL, NULL);
+	hw = hwsim_attach(&R, 1);
+	fd = bconnect(&R);
+	/* Forwarded to dk-hwsim as it is, answered with dk-hwsim's answer. */
+	seq = inject_send(fd, "copy0", DK_HWSIM_FAULT_LOST_IRQ);
+	hwsim_take(hw, DK_HWSIM_OP_INJECT, &q);
+	assert_string_equal(q.device, "copy0");
+	assert_int_equal(q.a, DK_HWSIM_FAULT_LOST_IRQ);
+	assert_int_equal(q.b, 0);
+	hwsim_answer(hw, &q, 0, DK_REASON_NONE, NULL, 0);
+	assert_int_equal(reply_recv(fd, DK_BROKER_OP_INJECT, seq, m, &reason), 0);
+	seq = inject_send(fd, "nosuch0", DK_HWSIM_FAULT_NONE);
+	hwsim_take(hw, DK_HWSIM_OP_INJECT, &q);
+	hwsim_answer(hw, &q, -ENODEV, DK_REASON_NONE, NULL, 0);
+	assert_int_equal(reply_recv(fd, DK_BROKER_OP_INJECT, seq, m, &reason), -ENODEV);
+	/* A fault nobody knows: -EINVAL, not forwarded. */
+	seq = inject_send(fd, "copy0", DK_HWSIM_FAULT_COUNT);
+	assert_int_equal(reply_recv(fd, DK_BROKER_OP_INJECT, seq, m, &reason), -EINVAL);
+	hwsim_quiet(hw);
+	/* Another uid: -EACCES, not forwarded; and neither is its KILL_CLIENT. */
+	open_to_others(&R);
+	as_nobody(&R, nobody_injects);
+	hwsim_quiet(hw);
+	/* Every outcome audited, with who asked. */
+	snprintf(kv, sizeof(kv), "by_pid=%d", (int)getpid());
+	assert_int_equal(audit_count(&R, "broker.inject", "fault injected", NULL, "device=copy0",
+				     "fault=lost-irq", "by_uid=0", kv, "result=0", NULL),
+			 geteuid() == 0 ? 1 : 0);
+	assert_int_equal(audit_count(&R, "broker.inject", "inject failed", NULL,
+				     "device=nosuch0", "fault=none", "result=ENODEV", NULL),
+			 1);
+	assert_int_equal(audit_count(&R, "broker.inject", "inject refused", NULL, "device=copy0",
+				     "fault=6", "result=EINVAL", NULL),
+			 1);
+	assert_int_equal(audit_count(&R, "broker.inject", "inject refused", NULL, "device=copy0",
+				     "fault=hang", "by_uid=65534", "result=EACCES", NULL),
+			 1);
+	assert_int_equal(audit_count(&R, "broker.kill-client", "kill refused", NULL,
+				     "device=null0", "session=1", "by_uid=65534", "result=EACCES",
+				     NULL),
+			 1);
+	/* No board: -ENODEV. */
+	close(hw);
+	seq = inject_send(fd, "copy0", DK_HWSIM_FAULT_HANG);
+	assert_int_equal(reply_recv(fd, DK_BROKER_OP_INJECT, seq, m, &reason), -ENODEV);
+	/* Malformed: a bad name, a reserved field set. */
+	{
+		uint8_t p[16];
+		struct dk_wire_writer w;
+
+		dk_wire_writer_init(&w, p, sizeof(p));
+		dk_wire_put_string(&w, "copy0");
+		dk_wire_put_u32(&w, 1);
+		dk_wire_put_u32(&w, 1);
+		seq = request(fd, DK_BROKER_OP_INJECT, p, dk_wire_writer_len(&w));
+		assert_int_equal(reply_recv(fd, DK_BROKER_OP_INJECT, seq, m, &reason), -EPROTO);
+		assert_int_equal(reason, DK_REASON_PROTOCOL);
+	}
+	seq = inject_send(fd, "copy 0", DK_HWSIM_FAULT_HANG);
+	assert_int_equal(reply_recv(fd, DK_BROKER_OP_INJECT, seq, m, &reason), -EPROTO);
+	free(m);
+	close(fd);
+	rig_stop(&R);
+}
+
+static void test_kill_client(void **state)
+{
+	struct dk_device_status st;
+	struct dk_session_grant g;
+	struct session_req s;
+	struct dk_msg *m = malloc(sizeof(*m));
+	uint64_t seq, kseq, sid;
+	uint32_t reason, kreason;
+	struct rig R;
+	char kv[32], kp[32];
+	int fd, chan, cfd;
+
+	(void)state;
+	assert_non_null(m);
+	rig_start(&R, NULL, NULL);
+	chan = attach(&R, "dk-null", "null0", "null", 1);
+	fd = bconnect(&R);
+	open_ok(fd, chan, "null0", &g, &cfd, &s);
+	status_of(&R, "null0", &st);
+	assert_int_equal(st.sessions, 1);
+
+	/* Forwarded to the device's service with reason client-killed; its answer relayed. */
+	seq = kill_send(fd, "null0", s.id);
+	service_take_kill(chan, &kseq, &sid, &kreason);
+	assert_int_equal(sid, s.id);
+	assert_int_equal(kreason, DK_REASON_CLIENT_KILLED);
+	service_answer_kill(chan, kseq, 0);
+	assert_int_equal(reply_recv(fd, DK_BROKER_OP_KILL_CLIENT, seq, m, &reason), 0);
+	status_of(&R, "null0", &st);
+	assert_int_equal(st.sessions, 0);
+	/* An unknown session: the service's -ESRCH. */
+	seq = kill_send(fd, "null0", 999);
+	service_take_kill(chan, &kseq, &sid, &kreason);
+	assert_int_equal(sid, 999);
+	service_answer_kill(chan, kseq, -ESRCH);
+	assert_int_equal(reply_recv(fd, DK_BROKER_OP_KILL_CLIENT, seq, m, &reason), -ESRCH);
+	/* An unknown device: -ENODEV, nothing sent. */
+	seq = kill_send(fd, "ghost0", 1);
+	assert_int_equal(reply_recv(fd, DK_BROKER_OP_KILL_CLIENT, seq, m, &reason), -ENODEV);
+	/* The service dies with a kill in flight. */
+	seq = kill_send(fd, "null0", 5);
+	service_take_kill(chan, &kseq, &sid, &kreason);
+	close(chan);
+	assert_int_equal(reply_recv(fd, DK_BROKER_OP_KILL_CLIENT, seq, m, &reason), -EAGAIN);
+	assert_int_equal(reason, DK_REASON_DRIVER_CRASHED);
+
+	snprintf(kv, sizeof(kv), "session=%llu", (unsigned long long)s.id);
+	snprintf(kp, sizeof(kp), "by_pid=%d", (int)getpid());
+	assert_int_equal(audit_count(&R, "broker.kill-client", "client killed", NULL,
+				     "device=null0", kv, "by_uid=0", kp, "result=0", NULL),
+			 geteuid() == 0 ? 1 : 0);
+	assert_int_equal(audit_count(&R, "broker.kill-client", "kill failed", NULL,
+				     "device=null0", "session=999", "result=ESRCH", NULL),
+			 1);
+	assert_int_equal(audit_count(&R, "broker.kill-client", "kill refused", NULL,
+				     "device=ghost0", "result=ENODEV", NULL),
+			 1);
+	assert_int_equal(audit_count(&R, "broker.kill-client", "kill failed", NULL,
+				     "device=null0", "session=5", "result=EAGAIN", NULL),
+			 1);
+	close(cfd);
+	close(s.fd);
+	free(m);
+	close(fd);
+	rig_stop(&R);
+}
+
+static void test_kill_timeout(void **state)
+{
+	struct dk_session_grant g;
+	struct session_req s;
+	struct dk_msg *m = malloc(sizeof(*m));
+	uint64_t seq, kseq, sid;
+	uint32_t reason, kreason;
+	struct rig R;
+	int fd, chan, cfd;
+
+	(void)state;
+	assert_non_null(m);
+	rig_start(&R, "--session-timeout-ms", "100");
+	chan = attach(&R, "dk-null", "null0", "null", 1);
+	fd = bconnect(&R);
+	open_ok(fd, chan, "null0", &g, &cfd, &s);
+	seq = kill_send(fd, "null0", s.id);
+	service_take_kill(chan, &kseq, &sid, &kreason); /* and never answer in time */
+	assert_int_equal(reply_recv(fd, DK_BROKER_OP_KILL_CLIENT, seq, m, &reason), -ETIMEDOUT);
+	/* A late answer is ignored; the session is still counted (the service said nothing). */
+	service_answer_kill(chan, kseq, 0);
+	{
+		struct dk_device_status st;
+
+		status_of(&R, "null0", &st);
+		assert_int_equal(st.sessions, 1);
+	}
+	free(m);
+	close(cfd);
+	close(s.fd);
+	close(fd);
+	close(chan);
+	rig_stop(&R);
+}
+
 static void test_usage(void **state)
 {
 	const char *bin = getenv("DK_BROKER");
@@ -818,6 +1370,13 @@ int main(void)
 		cmocka_unit_test(test_policy_unreachable),
 		cmocka_unit_test(test_logd_unreachable),
 		cmocka_unit_test(test_no_supervisor),
+		cmocka_unit_test(test_grant_before_session),
+		cmocka_unit_test(test_no_hardware),
+		cmocka_unit_test(test_dma_forwarding),
+		cmocka_unit_test(test_dma_cap),
+		cmocka_unit_test(test_inject),
+		cmocka_unit_test(test_kill_client),
+		cmocka_unit_test(test_kill_timeout),
 		cmocka_unit_test(test_usage),
 	};
 
