@@ -3,7 +3,9 @@
  * dkctl as a process: every test runs the built binary ($DKCTL) as a child, capturing its
  * stdout and exit status. "unit" runs the offline tests; "multiproc" starts a real dk-logd
  * ($DK_LOGD) or dk-policyd ($DK_POLICYD) in a mkdtemp directory first, waiting for the line it
- * writes to --ready-fd. Every wait has a deadline; nothing depends on timing.
+ * writes to --ready-fd; for inject and kill-client, a whole broker ($DK_BROKER) too, with the
+ * test as its supervisor, its dk-hwsim and its device service. Every wait has a deadline;
+ * nothing depends on timing.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,8 +29,13 @@
 
 #include "daemon.h"
 
+#include <dk/error.h>
+#include <dk/hwsim.h>
 #include <dk/log.h>
+#include <dk/msg.h>
+#include <dk/runtime.h>
 #include <dk/time.h>
+#include <dk/wire.h>
 
 #define DEADLINE() dk_deadline_in(30 * DK_NSEC_PER_SEC)
 #define OUT_MAX 65536
@@ -367,6 +375,18 @@ static void test_usage_errors(void **state)
 		(const char *const[]){"policy", "stats", NULL},
 		(const char *const[]){"policy", "frob", NULL},
 		(const char *const[]){"help", "frob", NULL},
+		(const char *const[]){"inject", NULL},
+		(const char *const[]){"inject", "copy0", NULL},
+		(const char *const[]){"inject", "copy0", "explode", NULL},
+		(const char *const[]){"inject", "copy 0", "hang", NULL},
+		(const char *const[]){"inject", "copy0", "hang", "extra", NULL},
+		(const char *const[]){"inject", "copy0", "hang", "--timeout", "0", NULL},
+		(const char *const[]){"inject", "copy0", "hang", "--runtime-dir", NULL},
+		(const char *const[]){"kill-client", "copy0", NULL},
+		(const char *const[]){"kill-client", "copy0", "0", NULL},
+		(const char *const[]){"kill-client", "copy0", "12x", NULL},
+		(const char *const[]){"kill-client", "copy0", "-3", NULL},
+		(const char *const[]){"kill-client", "copy0", "1", "--bogus", NULL},
 	};
 	size_t i;
 
@@ -401,6 +421,15 @@ static void test_help(void **state)
 	assert_int_equal(r->status, 0);
 	assert_non_null(strstr(r->out, "dkctl policy check"));
 	free(r);
+	r = RUN("help", "inject");
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->out, "dkctl inject DEVICE FAULT"));
+	assert_non_null(strstr(r->out, "dma-oob"));
+	free(r);
+	r = RUN("kill-client", "--help");
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->out, "dkctl kill-client DEVICE SESSION_ID"));
+	free(r);
 }
 
 /* No daemon at the path: exit 1 with the reason, within the --timeout deadline. */
@@ -423,6 +452,16 @@ static void test_unreachable(void **state)
 	free(r);
 	r = RUN("policy", "stats", "--socket", sock, "--timeout", "1");
 	assert_int_equal(r->status, 1);
+	free(r);
+	/* No broker in that runtime directory: its socket is named. */
+	r = RUN("inject", "copy0", "hang", "--runtime-dir", D.dir, "--timeout", "1");
+	assert_int_equal(r->status, 1);
+	assert_string_equal(r->out, "");
+	assert_non_null(strstr(r->err, "/broker.sock: "));
+	free(r);
+	r = RUN("kill-client", "copy0", "7", "--runtime-dir", D.dir, "--json");
+	assert_int_equal(r->status, 1);
+	assert_string_equal(r->out, "");
 	free(r);
 	dk_test_remove_tree(D.dir);
 }
@@ -630,6 +669,187 @@ static void test_policy_stats(void **state)
 	daemon_stop(&P);
 }
 
+/* ---- multiproc: a broker with the test as its supervisor, dk-hwsim and device service ---- */
+
+struct bstack {
+	struct daemon logd, policyd;
+	pid_t broker;
+	char dir[64], broker_sock[128];
+	int ctl; /* our end of the broker's control socket */
+};
+
+static void bstack_start(struct bstack *B)
+{
+	const char *logd = getenv("DK_LOGD"), *policyd = getenv("DK_POLICYD");
+	const char *broker = getenv("DK_BROKER");
+	struct dk_msg *m = malloc(sizeof(*m));
+	char policy[128];
+	int sv[2];
+
+	if (!logd || !policyd || !broker)
+		skip();
+	assert_non_null(m);
+	memset(B, 0, sizeof(*B));
+	strcpy(B->dir, "/tmp/dkctl-broker-XXXXXX");
+	assert_non_null(mkdtemp(B->dir));
+	snprintf(B->logd.sock, sizeof(B->logd.sock), "%s/" DK_RT_LOGD_SOCKET, B->dir);
+	snprintf(B->logd.extra, sizeof(B->logd.extra), "%s/journal", B->dir);
+	daemon_start(&B->logd, logd,
+		     (const char *const[]){"--socket", B->logd.sock, "--dir", B->logd.extra, NULL});
+	snprintf(policy, sizeof(policy), "%s/policy.ini", B->dir);
+	write_file(policy, "[rule svc]\nservice = svc\nclass = copy\nrights = read\n"
+			   "qos = normal\nmax_bytes = 4K\nmax_buffers = 1\nmax_inflight = 1\n"
+			   "max_fences = 1\n");
+	snprintf(B->policyd.sock, sizeof(B->policyd.sock), "%s/" DK_RT_POLICYD_SOCKET, B->dir);
+	daemon_start(&B->policyd, policyd,
+		     (const char *const[]){"--socket", B->policyd.sock, "--policy", policy, NULL});
+	snprintf(B->broker_sock, sizeof(B->broker_sock), "%s/" DK_RT_BROKER_SOCKET, B->dir);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	B->broker = fork();
+	assert_true(B->broker >= 0);
+	if (B->broker == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (dup2(sv[1], 3) < 0)
+			_exit(127);
+		execl(broker, broker, "--runtime-dir", B->dir, "--control-fd", "3", (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	B->ctl = sv[0];
+	assert_int_equal(dk_msg_recv(B->ctl, &dk_supctl_proto, DEADLINE(), m, NULL), 0);
+	assert_int_equal(m->frame.opcode, DK_SUPCTL_OP_READY);
+	free(m);
+}
+
+static void bstack_stop(struct bstack *B)
+{
+	dk_test_stop_daemon(B->broker, B->broker_sock);
+	close(B->ctl);
+	dk_test_stop_daemon(B->policyd.pid, B->policyd.sock);
+	dk_test_stop_daemon(B->logd.pid, B->logd.sock);
+	dk_test_remove_tree(B->dir);
+}
+
+/* Send the broker @opcode with @p and one new channel; returns our end. */
+static int send_channel(struct bstack *B, uint16_t opcode, const void *p, size_t len)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(dk_msg_send(B->ctl, &dk_supctl_proto, opcode, 0, 1, p, len, &sv[1], 1,
+				     DEADLINE()),
+			 0);
+	close(sv[1]);
+	return sv[0];
+}
+
+/* Take the next request on @fd (protocol @proto, opcode @opcode) and answer it with @err. */
+static void answer_next(int fd, const struct dk_frame_proto *proto,
+			const struct dk_frame_proto *reply_proto, uint16_t opcode, int err,
+			uint8_t *ret_payload, size_t size)
+{
+	struct dk_msg *m = malloc(sizeof(*m));
+
+	assert_non_null(m);
+	assert_int_equal(dk_msg_recv(fd, proto, DEADLINE(), m, NULL), 0);
+	assert_int_equal(m->frame.opcode, opcode);
+	assert_true(m->frame.length <= size);
+	memcpy(ret_payload, m->frame.payload, m->frame.length);
+	if (err == 0)
+		assert_int_equal(dk_msg_send(fd, reply_proto, opcode, DK_FRAME_F_REPLY,
+					     m->frame.seq, NULL, 0, NULL, 0, DEADLINE()),
+				 0);
+	else
+		assert_int_equal(dk_msg_reply_error(fd, reply_proto, opcode, m->frame.seq, err,
+						    DK_REASON_NONE),
+				 0);
+	free(m);
+}
+
+static void test_inject_kill(void **state)
+{
+	static const char *const ikeys[] = {"device", "fault", "injected", NULL};
+	static const char *const kkeys[] = {"device", "session", "killed", NULL};
+	uint8_t p[128];
+	struct dk_wire_writer w;
+	struct dk_wire_reader r;
+	struct bstack B;
+	struct run *res;
+	char name[16];
+	int hw, chan, out, err;
+	pid_t pid;
+
+	(void)state;
+	bstack_start(&B);
+	/* We are dk-hwsim: the broker forwards the injection to us. */
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_u64(&w, 1);
+	dk_wire_put_u32(&w, 4242);
+	dk_wire_put_u32(&w, 0);
+	hw = send_channel(&B, DK_SUPCTL_OP_HWSIM_ATTACH, p, dk_wire_writer_len(&w));
+	pid = spawn_dkctl((const char *const[]){"inject", "copy0", "lost-irq", "--runtime-dir",
+						B.dir, "--json", NULL},
+			  &out, &err);
+	answer_next(hw, &dk_hwsim_proto, &dk_hwsim_reply_proto, DK_HWSIM_OP_INJECT, 0, p,
+		    sizeof(p));
+	dk_wire_reader_init(&r, p, sizeof(p));
+	dk_wire_get_string(&r, name, sizeof(name));
+	assert_string_equal(name, "copy0");
+	assert_int_equal(dk_wire_get_u32(&r), DK_HWSIM_FAULT_LOST_IRQ);
+	res = calloc(1, sizeof(*res));
+	assert_non_null(res);
+	finish_dkctl(pid, out, err, res);
+	assert_int_equal(res->status, 0);
+	assert_int_equal(check_json_lines(res->out, ikeys), 1);
+	assert_non_null(strstr(res->out, "\"fault\":\"lost-irq\""));
+	/* dk-hwsim's refusal: exit 1 with the reason. */
+	pid = spawn_dkctl((const char *const[]){"inject", "nope0", "none", "--runtime-dir", B.dir,
+						NULL},
+			  &out, &err);
+	answer_next(hw, &dk_hwsim_proto, &dk_hwsim_reply_proto, DK_HWSIM_OP_INJECT, -ENODEV, p,
+		    sizeof(p));
+	finish_dkctl(pid, out, err, res);
+	assert_int_equal(res->status, 1);
+	assert_string_equal(res->out, "");
+	assert_non_null(strstr(res->err, "dkctl: inject nope0 none: "));
+
+	/* We are the device service: the broker forwards the kill to us. */
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_u64(&w, 2);
+	dk_wire_put_u32(&w, 4343);
+	dk_wire_put_u32(&w, 0);
+	dk_wire_put_string(&w, "svc");
+	dk_wire_put_string(&w, "null0");
+	dk_wire_put_string(&w, "copy");
+	chan = send_channel(&B, DK_SUPCTL_OP_ATTACH, p, dk_wire_writer_len(&w));
+	answer_next(hw, &dk_hwsim_proto, &dk_hwsim_reply_proto, DK_HWSIM_OP_GRANT, -ENODEV, p,
+		    sizeof(p)); /* no hardware for it */
+	pid = spawn_dkctl((const char *const[]){"kill-client", "null0", "17", "--runtime-dir",
+						B.dir, "--json", NULL},
+			  &out, &err);
+	answer_next(chan, &dk_devctl_proto, &dk_devctl_reply_proto, DK_DEVCTL_OP_KILL_SESSION, 0,
+		    p, sizeof(p));
+	dk_wire_reader_init(&r, p, sizeof(p));
+	assert_int_equal(dk_wire_get_u64(&r), 17);
+	assert_int_equal(dk_wire_get_u32(&r), DK_REASON_CLIENT_KILLED);
+	finish_dkctl(pid, out, err, res);
+	assert_int_equal(res->status, 0);
+	assert_int_equal(check_json_lines(res->out, kkeys), 1);
+	assert_non_null(strstr(res->out, "\"session\":17,"));
+	pid = spawn_dkctl((const char *const[]){"kill-client", "null0", "18", "--runtime-dir",
+						B.dir, NULL},
+			  &out, &err);
+	answer_next(chan, &dk_devctl_proto, &dk_devctl_reply_proto, DK_DEVCTL_OP_KILL_SESSION,
+		    -ESRCH, p, sizeof(p));
+	finish_dkctl(pid, out, err, res);
+	assert_int_equal(res->status, 1);
+	assert_non_null(strstr(res->err, "dkctl: kill-client null0 18: "));
+	free(res);
+	close(chan);
+	close(hw);
+	bstack_stop(&B);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest unit[] = {
@@ -645,6 +865,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_log_stats),
 		cmocka_unit_test(test_log_follow),
 		cmocka_unit_test(test_policy_stats),
+		cmocka_unit_test(test_inject_kill),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

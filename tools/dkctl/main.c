@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dkctl - the DriverKit control tool: run the stack (up, demo), inspect it (status, log), check
- * and reload policy.
+ * and reload policy, inject device faults and cut clients off (inject, kill-client).
  *
  * Exit status: 0 on success, 1 when an operation failed (the reason on stderr), 2 for a usage
  * error. man/dkctl.1 has the commands.
@@ -23,6 +23,8 @@ static const struct dkctl_command *const commands[] = {
 	&dkctl_demo_command,
 	&dkctl_log_command,
 	&dkctl_policy_command,
+	&dkctl_inject_command,
+	&dkctl_kill_client_command,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -37,7 +39,7 @@ static void usage(FILE *out)
 		     "\n"
 		     "Commands:\n");
 	for (i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
+		fprintf(out, "  %-11s %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(out, "\n"
 		     "Every command that prints data takes --json (one JSON object per line).\n"
 		     "Exit status: 0 success, 1 failed operation, 2 usage error.\n");
