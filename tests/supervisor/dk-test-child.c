@@ -114,7 +114,7 @@ static void make_fences(int n)
 	n_fences = n;
 }
 
-static void vlog_to(int fd, const char *fmt, va_list ap)
+static __attribute__((format(printf, 2, 0))) void vlog_to(int fd, const char *fmt, va_list ap)
 {
 	char line[512];
 	int n = vsnprintf(line, sizeof(line), fmt, ap);
