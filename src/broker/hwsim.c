@@ -231,6 +231,8 @@ int broker_grant(struct dk_broker *b, struct device *d)
 	err = hwsim_call(b, DK_HWSIM_OP_GRANT, p, dk_wire_writer_len(&w), NULL, 0, &reason);
 	if (err == -ENODEV)
 		return 0; /* not on the board: a device without hardware (null0) */
+	if (err == -EPIPE)
+		err = -ENODEV; /* the board went away meanwhile */
 	if (err == 0) {
 		err = grant_reply(b, &regs_size, model, sizeof(model));
 		if (err < 0) {
@@ -280,9 +282,9 @@ out_close:
 		close(fds[i]);
 out_fail:
 	b->st.grant_failures++;
-	audit_grant(b, d, "grant failed", err == -EPIPE ? -ENODEV : err);
+	audit_grant(b, d, "grant failed", err);
 	broker_report(b, "%s: no hardware granted: %s", d->name, dk_strerror(err));
-	return err == -EPIPE ? -ENODEV : err;
+	return err;
 }
 
 /* ---- the service's DMA requests ---- */
