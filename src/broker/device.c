@@ -232,6 +232,20 @@ static void op_detach(struct dk_broker *b, struct dk_msg *m)
 		return;
 	}
 	d = broker_device_find(b, name);
+	if (!d && state == DK_DEVICE_FAILED && (d = device_slot(b))) {
+		/* A service that failed for good before it ever attached (a crash loop at start):
+		 * the device exists, gone. Its class is not known: only a rule naming the device
+		 * itself lets a client learn so (-ENODEV); others get -EACCES as for any name. */
+		memset(d, 0, sizeof(*d));
+		d->chan = -1;
+		d->dma = -1;
+		d->used = true;
+		memcpy(d->name, name, sizeof(name));
+		d->generation = generation;
+		d->state = DK_DEVICE_FAILED;
+		note_state(b, d, "detach");
+		return;
+	}
 	if (!d || generation < d->generation) {
 		b->st.control_refused++;
 		broker_report(b, "%s: DETACH of generation %" PRIu64 " refused (%s)", name,

@@ -962,11 +962,13 @@ static void test_crash_loop_at_start(void **state)
 	/* The rest of the stack is fine. */
 	assert_int_equal(ts_service(&T, "broker").state, DK_SERVICE_RUNNING);
 
-	/* Allowed by policy (a rule names null0), but there is no such device to open. */
+	/* Allowed by policy (a rule names null0): the device is known, and gone for good. */
 	assert_int_equal(dk_client_connect(T.rt, DEADLINE(), &c), 0);
 	assert_int_equal(dk_device_open(c, "null0", DEADLINE(), &dev), -ENODEV);
-	assert_int_equal(dk_client_list(c, e, 4, DEADLINE()), 0);
-	assert_false(ts_device(&T, "null0", &dst));
+	assert_int_equal(dk_client_list(c, e, 4, DEADLINE()), 1);
+	assert_int_equal(e[0].state, DK_DEVICE_FAILED);
+	assert_true(ts_device(&T, "null0", &dst));
+	assert_int_equal(dst.state, DK_DEVICE_FAILED);
 	dk_client_close(c);
 	ts_stop(&T);
 }
