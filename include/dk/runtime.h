@@ -218,6 +218,12 @@ enum dk_broker_opcode {
 	/* Cut a client off (dkctl kill-client). Payload: string device, u64 session_id. The
 	 * broker's uid (or root) only; audited. Reply empty. -ESRCH: no such session. */
 	DK_BROKER_OP_KILL_CLIENT = 0x0005,
+	/* Live statistics of a device's service (dkctl top). Payload: string device. The broker's
+	 * uid (or root) only. Reply: the service's DK_DEVCTL_OP_STATS reply, relayed as is. */
+	DK_BROKER_OP_DEVICE_STATS = 0x0006,
+	/* Job records of a device's service (dkctl trace). Payload: string device, u64 after_seq.
+	 * The broker's uid (or root) only. Reply: the service's DK_DEVCTL_OP_TRACE reply. */
+	DK_BROKER_OP_TRACE = 0x0007,
 };
 #define DK_BROKER_DEVICES_MAX 32u
 #define DK_BROKER_CLIENTS_MAX 256u /* connections to broker.sock */
@@ -270,7 +276,33 @@ enum dk_devctl_opcode {
 	/* broker -> service: end session @session_id now (u64), reason (u32 enum dk_reason, e.g.
 	 * DK_REASON_CLIENT_KILLED), u32 reserved. Reply empty; -ESRCH for an unknown session. */
 	DK_DEVCTL_OP_KILL_SESSION = 0x0004,
+	/* broker -> service: live statistics. Payload empty. Reply: the service counters
+	 * (DK_DEVCTL_STATS_FIXED bytes: u32 sessions, u32 queues, u32 buffers, u32 hw_inflight,
+	 * u64 bytes, u32 ready, u32 parked, u64 completed, u64 failed, u64 violations, u64 kills,
+	 * u64 resets, u64 hangs, u64 resubmitted, u64 lost_irqs, u64 fence_wakeups, u32 n,
+	 * u32 n_total), then n session entries of DK_DEVCTL_STATS_SESSION bytes: u64 session_id,
+	 * u32 pid, u32 uid, u32 qos (the ceiling), u32 queues, u32 pending (submissions in its SQs
+	 * not yet taken), u32 inflight, u64 completed, u64 failed, u64 bytes, u32 buffers,
+	 * u32 fences, u32 violations, u32 reserved, u64 p50_ns, u64 p99_ns (submitted -> signalled
+	 * over its latest completed jobs, 0 when none). At most DK_DEVCTL_STATS_SESSIONS_MAX
+	 * entries; n_total says how many sessions there are. */
+	DK_DEVCTL_OP_STATS = 0x0005,
+	/* broker -> service: job records (struct dk_svc_trace_record of dk/service/service.h).
+	 * Payload: u64 after_seq. Reply: u32 n, u32 reserved, u64 last_seq (the newest record's,
+	 * 0 when none), then n records of DK_DEVCTL_TRACE_RECORD bytes: u64 seq, u64 session_id,
+	 * u64 ticket, u64 t_submitted_ns, u64 t_ready_ns, u64 t_started_ns, u64 t_completed_ns,
+	 * u64 t_signalled_ns, i32 status, u32 reason, u32 queue_id, u8 qos, u8 opcode,
+	 * u8 attempts, u8 reserved; oldest first, seq > after_seq, at most
+	 * DK_DEVCTL_TRACE_MAX per reply. */
+	DK_DEVCTL_OP_TRACE = 0x0006,
 };
+#define DK_DEVCTL_STATS_FIXED 112u
+#define DK_DEVCTL_STATS_SESSION 88u
+#define DK_DEVCTL_STATS_SESSIONS_MAX                                                               \
+	((DK_FRAME_MAX_PAYLOAD - DK_DEVCTL_STATS_FIXED) / DK_DEVCTL_STATS_SESSION)
+#define DK_DEVCTL_TRACE_FIXED 16u
+#define DK_DEVCTL_TRACE_RECORD 80u
+#define DK_DEVCTL_TRACE_MAX ((DK_FRAME_MAX_PAYLOAD - DK_DEVCTL_TRACE_FIXED) / DK_DEVCTL_TRACE_RECORD)
 #define DK_DEVCTL_SESSION_PAYLOAD 48u
 
 DK_EXPORT extern const struct dk_frame_proto dk_devctl_proto;

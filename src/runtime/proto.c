@@ -65,11 +65,13 @@ static const struct dk_frame_opdesc broker_ops[] = {
 	{DK_BROKER_OP_STATUS, 0, 0, 0, "status"},
 	{DK_BROKER_OP_INJECT, 0, 3 + 8, NAME_WIRE_MAX + 8, "inject"},
 	{DK_BROKER_OP_KILL_CLIENT, 0, 3 + 8, NAME_WIRE_MAX + 8, "kill-client"},
+	{DK_BROKER_OP_DEVICE_STATS, 0, 3, NAME_WIRE_MAX, "device-stats"},
+	{DK_BROKER_OP_TRACE, 0, 3 + 8, NAME_WIRE_MAX + 8, "trace"},
 };
 const struct dk_frame_proto dk_broker_proto = {
 	.name = "broker",
 	.minor = DK_BROKER_PROTO_MINOR,
-	.n_ops = 5,
+	.n_ops = 7,
 	.ops = broker_ops,
 };
 static const struct dk_frame_opdesc broker_reply_ops[] = {
@@ -78,11 +80,13 @@ static const struct dk_frame_opdesc broker_reply_ops[] = {
 	{DK_BROKER_OP_STATUS, 0, 24, DK_FRAME_MAX_PAYLOAD, "status"},
 	{DK_BROKER_OP_INJECT, 0, 0, 0, "inject"},
 	{DK_BROKER_OP_KILL_CLIENT, 0, 0, 0, "kill-client"},
+	{DK_BROKER_OP_DEVICE_STATS, 0, DK_DEVCTL_STATS_FIXED, DK_FRAME_MAX_PAYLOAD, "device-stats"},
+	{DK_BROKER_OP_TRACE, 0, DK_DEVCTL_TRACE_FIXED, DK_FRAME_MAX_PAYLOAD, "trace"},
 };
 const struct dk_frame_proto dk_broker_reply_proto = {
 	.name = "broker-reply",
 	.minor = DK_BROKER_PROTO_MINOR,
-	.n_ops = 5,
+	.n_ops = 7,
 	.ops = broker_reply_ops,
 };
 
@@ -91,21 +95,25 @@ static const struct dk_frame_opdesc devctl_ops[] = {
 	{DK_DEVCTL_OP_SESSION_END, 0, 8, 8, "session-end"},
 	{DK_DEVCTL_OP_GRANT, 0, 8 + 3, 8 + 2 + DK_RT_HWSIM_MODEL_MAX, "grant"},
 	{DK_DEVCTL_OP_KILL_SESSION, 0, 16, 16, "kill-session"},
+	{DK_DEVCTL_OP_STATS, 0, 0, 0, "stats"},
+	{DK_DEVCTL_OP_TRACE, 0, 8, 8, "trace"},
 };
 const struct dk_frame_proto dk_devctl_proto = {
 	.name = "devctl",
 	.minor = DK_DEVCTL_PROTO_MINOR,
-	.n_ops = 4,
+	.n_ops = 6,
 	.ops = devctl_ops,
 };
 static const struct dk_frame_opdesc devctl_reply_ops[] = {
 	{DK_DEVCTL_OP_SESSION, 0, 0, 0, "session"},
 	{DK_DEVCTL_OP_KILL_SESSION, 0, 0, 0, "kill-session"},
+	{DK_DEVCTL_OP_STATS, 0, DK_DEVCTL_STATS_FIXED, DK_FRAME_MAX_PAYLOAD, "stats"},
+	{DK_DEVCTL_OP_TRACE, 0, DK_DEVCTL_TRACE_FIXED, DK_FRAME_MAX_PAYLOAD, "trace"},
 };
 const struct dk_frame_proto dk_devctl_reply_proto = {
 	.name = "devctl-reply",
 	.minor = DK_DEVCTL_PROTO_MINOR,
-	.n_ops = 2,
+	.n_ops = 4,
 	.ops = devctl_reply_ops,
 };
 
