@@ -6,6 +6,7 @@
  *   open.c    OPEN: policy, then state, then a session from the service, answered later;
  *   hwsim.c   the channel to dk-hwsim: GRANT at ATTACH, each grant's DMA requests, INJECT;
  *   kill.c    KILL_CLIENT: forwarded to the device's service, answered later;
+ *   relay.c   DEVICE_STATS and TRACE: forwarded to the device's service, its answer relayed;
  *   ask.c     the dk-policyd and dk-logd connections (questions and audit records).
  */
 #ifndef DK_BROKER_INTERNAL_H
@@ -60,6 +61,18 @@ struct kill {
 	uint32_t uid, pid;      /* who asked, for the audit record */
 };
 
+/* A DEVICE_STATS or TRACE forwarded to a device's service (STATS / TRACE), waiting for its
+ * answer, which is relayed verbatim. */
+struct relay {
+	bool used;
+	uint16_t opcode; /* of the devctl request: DK_DEVCTL_OP_STATS or DK_DEVCTL_OP_TRACE */
+	uint64_t seq;    /* of the devctl request */
+	uint64_t deadline_ns;
+	uint32_t client;        /* slot of the asking connection ... */
+	uint64_t client_cookie; /* ... if it is still the same connection */
+	uint64_t client_seq;    /* the DEVICE_STATS's or TRACE's seq */
+};
+
 struct device {
 	bool used;
 	char name[DK_RT_NAME_MAX + 1];
@@ -76,6 +89,8 @@ struct device {
 	struct pending pending[DK_BROKER_PENDING_MAX];
 	uint32_t n_kills;
 	struct kill kills[DK_BROKER_KILLS_MAX];
+	uint32_t n_relays;
+	struct relay relays[DK_BROKER_RELAYS_MAX];
 	/* The hardware dk-hwsim granted the current start (hwsim.c); dma < 0: none. */
 	int dma; /* our end of the service's DMA request socket */
 	char model[DK_RT_HWSIM_MODEL_MAX + 1];
@@ -106,6 +121,7 @@ struct dk_broker {
 	uint64_t last_session_id;
 	uint64_t last_cookie;
 	uint64_t last_kill_seq;
+	uint64_t last_relay_seq;
 	/* The channel to dk-hwsim the supervisor sent last (HWSIM_ATTACH); -1: none. */
 	int hwsim;
 	uint64_t hwsim_generation;
@@ -140,8 +156,8 @@ void broker_control_readable(struct dk_broker *b);
  */
 void broker_sync(struct dk_broker *b);
 void broker_channel_readable(struct dk_broker *b, struct device *d);
-/* Close @d's channel and DMA socket, fail its opens and kills in flight with @err / @reason,
- * forget its sessions. */
+/* Close @d's channel and DMA socket, fail its opens, kills and relays in flight with @err /
+ * @reason, forget its sessions. */
 void broker_channel_close(struct dk_broker *b, struct device *d, int err, uint32_t reason);
 /* The channel broke (the service died): close it; an UP device becomes RESTARTING. */
 void broker_channel_dead(struct dk_broker *b, struct device *d);
@@ -154,8 +170,8 @@ void broker_session_answer(struct dk_broker *b, struct device *d, uint64_t seq, 
 /* Fail @p (answer the client, audit, free the slot). */
 void broker_pending_fail(struct dk_broker *b, struct device *d, struct pending *p, int err,
 			 uint32_t reason);
-/* Fail opens (and kills) whose deadline passed; the earliest deadline left (UINT64_MAX when
- * none). */
+/* Fail opens (and kills and relays) whose deadline passed; the earliest deadline left
+ * (UINT64_MAX when none). */
 uint64_t broker_pending_expire(struct dk_broker *b, uint64_t now_ns);
 
 /* hwsim.c */
@@ -188,6 +204,18 @@ void broker_kill_answer(struct dk_broker *b, struct device *d, uint64_t seq, int
 void broker_kills_fail(struct dk_broker *b, struct device *d, int err, uint32_t reason);
 /* Fail kills whose deadline passed; the earliest deadline left (UINT64_MAX when none). */
 uint64_t broker_kills_expire(struct dk_broker *b, uint64_t now_ns);
+
+/* relay.c */
+/* DEVICE_STATS or TRACE from a client: the broker's uid or root only, forwarded to the service. */
+void broker_op_relay(struct dk_broker *b, struct client *c, const struct dk_frame *f);
+/* The service answered STATS or TRACE @f (@err 0: @f's payload is relayed; else its error and
+ * @reason). */
+void broker_relay_answer(struct dk_broker *b, struct device *d, const struct dk_frame *f,
+			 int err, uint32_t reason);
+/* Fail every relay in flight on @d with @err / @reason. */
+void broker_relays_fail(struct dk_broker *b, struct device *d, int err, uint32_t reason);
+/* Fail relays whose deadline passed; the earliest deadline left (UINT64_MAX when none). */
+uint64_t broker_relays_expire(struct dk_broker *b, uint64_t now_ns);
 
 /* ask.c */
 /*

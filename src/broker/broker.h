@@ -32,6 +32,8 @@
 #define DK_BROKER_CLIENT_PENDING_MAX 8u
 /* KILL_CLIENTs waiting for their service's answer, per device. */
 #define DK_BROKER_KILLS_MAX 8u
+/* DEVICE_STATS and TRACE requests waiting for their service's answer, per device. */
+#define DK_BROKER_RELAYS_MAX 8u
 /* How long one request to dk-hwsim (GRANT, MAP, UNMAP, INJECT) may hold the loop. */
 #define DK_BROKER_HWSIM_TIMEOUT_NS (1 * DK_NSEC_PER_SEC)
 
@@ -67,6 +69,7 @@ struct dk_broker_counters {
 	uint64_t hwsim_refused;      /* unexpected frames from dk-hwsim */
 	uint64_t injects;            /* faults dk-hwsim injected */
 	uint64_t kills;              /* sessions services ended on KILL_CLIENT */
+	uint64_t relayed;            /* STATS and TRACE answers relayed (DEVICE_STATS, TRACE) */
 	uint32_t clients;            /* connections now */
 	uint32_t devices;            /* devices known now (any state) */
 };

@@ -2,7 +2,7 @@
 /*
  * device.c - the registry: devices as the supervisor describes them (ATTACH / DETACH on the
  * control socket, the only source of a service's identity) and the channel to each device's
- * service (answers to SESSION and KILL_SESSION, SESSION_END, and its death).
+ * service (answers to SESSION, KILL_SESSION, STATS and TRACE, SESSION_END, and its death).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,12 +17,14 @@
 
 #include "broker-internal.h"
 
-/* What a service sends the broker: answers to SESSION and KILL_SESSION (empty, or an error)
- * and SESSION_END. */
+/* What a service sends the broker: answers to SESSION and KILL_SESSION (empty, or an error),
+ * to STATS and TRACE (their reply layouts, relayed), and SESSION_END. */
 static const struct dk_frame_opdesc devctl_in_ops[] = {
 	{DK_DEVCTL_OP_SESSION, 0, 0, 0, "session"},
 	{DK_DEVCTL_OP_SESSION_END, 0, 8, 8, "session-end"},
 	{DK_DEVCTL_OP_KILL_SESSION, 0, 0, 0, "kill-session"},
+	{DK_DEVCTL_OP_STATS, 0, DK_DEVCTL_STATS_FIXED, DK_FRAME_MAX_PAYLOAD, "stats"},
+	{DK_DEVCTL_OP_TRACE, 0, DK_DEVCTL_TRACE_FIXED, DK_FRAME_MAX_PAYLOAD, "trace"},
 };
 
 static const struct dk_frame_proto devctl_in_proto = {
@@ -74,6 +76,7 @@ void broker_channel_close(struct dk_broker *b, struct device *d, int err, uint32
 		if (d->pending[i].used)
 			broker_pending_fail(b, d, &d->pending[i], err, reason);
 	broker_kills_fail(b, d, err, reason);
+	broker_relays_fail(b, d, err, reason);
 	d->n_sessions = 0; /* they ended with the service */
 }
 
@@ -383,6 +386,14 @@ void broker_channel_readable(struct dk_broker *b, struct device *d)
 			if (f->flags & DK_FRAME_F_ERROR)
 				reply_error(f, &e, &reason);
 			broker_kill_answer(b, d, f->seq, e, reason);
+		} else if ((f->opcode == DK_DEVCTL_OP_STATS || f->opcode == DK_DEVCTL_OP_TRACE) &&
+			   (f->flags & DK_FRAME_F_REPLY)) {
+			int32_t e = 0;
+			uint32_t reason = DK_REASON_NONE;
+
+			if (f->flags & DK_FRAME_F_ERROR)
+				reply_error(f, &e, &reason);
+			broker_relay_answer(b, d, f, e, reason);
 		} else if (f->opcode == DK_DEVCTL_OP_SESSION_END && f->flags == 0) {
 			session_end(b, d, f);
 		} else {

@@ -86,6 +86,10 @@ void broker_pending_fail(struct dk_broker *b, struct device *d, struct pending *
 uint64_t broker_pending_expire(struct dk_broker *b, uint64_t now_ns)
 {
 	uint64_t next = broker_kills_expire(b, now_ns);
+	uint64_t relays = broker_relays_expire(b, now_ns);
+
+	if (relays < next)
+		next = relays;
 
 	for (uint32_t i = 0; i < DK_BROKER_DEVICES_MAX; i++) {
 		struct device *d = &b->devices[i];

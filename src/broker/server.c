@@ -4,9 +4,9 @@
  * supervisor's control socket, each device service's channel and DMA request socket, the
  * channel to dk-hwsim and each client connection. No send can block (a client whose socket is
  * full is disconnected); a bounded number of frames is read per source per wakeup; the only
- * timeout is the earliest deadline of an open or a kill in flight. Requests to dk-hwsim (a
- * GRANT, a service's DMA request, an INJECT) are the exception: each holds the loop until
- * dk-hwsim answers, at most DK_BROKER_HWSIM_TIMEOUT_NS (hwsim.c).
+ * timeout is the earliest deadline of an open, a kill or a relay in flight. Requests to
+ * dk-hwsim (a GRANT, a service's DMA request, an INJECT) are the exception: each holds the
+ * loop until dk-hwsim answers, at most DK_BROKER_HWSIM_TIMEOUT_NS (hwsim.c).
  *
  * A message the supervisor or a service sent before a client's request takes effect before it:
  * each wakeup handles the supervisor first, then the services, then the clients, and between
@@ -256,6 +256,10 @@ static void client_readable(struct dk_broker *b, struct client *c)
 			break;
 		case DK_BROKER_OP_KILL_CLIENT:
 			broker_op_kill_client(b, c, &m->frame);
+			break;
+		case DK_BROKER_OP_DEVICE_STATS:
+		case DK_BROKER_OP_TRACE:
+			broker_op_relay(b, c, &m->frame);
 			break;
 		default: /* in the table but not handled: cannot happen */
 			b->st.refused++;

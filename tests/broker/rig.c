@@ -594,6 +594,38 @@ void service_answer_kill(int chan, uint64_t seq, int err)
 				 0);
 }
 
+void service_take_relay(int chan, uint16_t opcode, uint64_t *ret_seq, uint64_t *ret_after_seq)
+{
+	struct dk_msg *m = malloc(sizeof(*m));
+	struct dk_wire_reader r;
+
+	assert_non_null(m);
+	assert_int_equal(dk_msg_recv(chan, &dk_devctl_proto, DEADLINE(), m, NULL), 0);
+	assert_int_equal(m->frame.opcode, opcode);
+	assert_int_equal(m->frame.flags, 0);
+	assert_int_equal(m->n_fds, 0);
+	dk_wire_reader_init(&r, m->frame.payload, m->frame.length);
+	*ret_seq = m->frame.seq;
+	if (opcode == DK_DEVCTL_OP_TRACE)
+		*ret_after_seq = dk_wire_get_u64(&r);
+	assert_int_equal(dk_wire_reader_error(&r), 0);
+	assert_int_equal(dk_wire_reader_left(&r), 0);
+	free(m);
+}
+
+void service_answer_relay(int chan, uint16_t opcode, uint64_t seq, int err, uint32_t reason,
+			  const void *p, size_t len)
+{
+	if (err == 0)
+		assert_int_equal(dk_msg_send(chan, &dk_devctl_reply_proto, opcode,
+					     DK_FRAME_F_REPLY, seq, p, len, NULL, 0, DEADLINE()),
+				 0);
+	else
+		assert_int_equal(dk_msg_reply_error(chan, &dk_devctl_reply_proto, opcode, seq, err,
+						    reason),
+				 0);
+}
+
 /* ---- the client's side ---- */
 
 int bconnect(struct rig *R)
@@ -645,6 +677,27 @@ uint64_t kill_send(int fd, const char *device, uint64_t session_id)
 	dk_wire_put_string(&w, device);
 	dk_wire_put_u64(&w, session_id);
 	return request(fd, DK_BROKER_OP_KILL_CLIENT, p, dk_wire_writer_len(&w));
+}
+
+uint64_t stats_send(int fd, const char *device)
+{
+	uint8_t p[2 + 64];
+	struct dk_wire_writer w;
+
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_string(&w, device);
+	return request(fd, DK_BROKER_OP_DEVICE_STATS, p, dk_wire_writer_len(&w));
+}
+
+uint64_t trace_send(int fd, const char *device, uint64_t after_seq)
+{
+	uint8_t p[2 + 64 + 8];
+	struct dk_wire_writer w;
+
+	dk_wire_writer_init(&w, p, sizeof(p));
+	dk_wire_put_string(&w, device);
+	dk_wire_put_u64(&w, after_seq);
+	return request(fd, DK_BROKER_OP_TRACE, p, dk_wire_writer_len(&w));
 }
 
 /* The reply to (@opcode, @seq): 0 with @m filled, or the error (and its @reason). */

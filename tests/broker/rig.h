@@ -164,6 +164,13 @@ void service_take_kill(int chan, uint64_t *ret_seq, uint64_t *ret_session, uint3
 /* Answer KILL_SESSION @seq: empty when @err is 0, else an error reply. */
 void service_answer_kill(int chan, uint64_t seq, int err);
 
+/* A STATS or TRACE as the service sees it (@opcode): its seq, and TRACE's after_seq. */
+void service_take_relay(int chan, uint16_t opcode, uint64_t *ret_seq, uint64_t *ret_after_seq);
+
+/* Answer STATS or TRACE @seq: @len bytes of @p when @err is 0, else an error reply (@reason). */
+void service_answer_relay(int chan, uint16_t opcode, uint64_t seq, int err, uint32_t reason,
+			  const void *p, size_t len);
+
 /* ---- the client's side ---- */
 
 /* A connection to the rig's broker.sock. */
@@ -174,6 +181,8 @@ uint64_t request(int fd, uint16_t opcode, const void *p, size_t len);
 uint64_t open_send(int fd, const char *device);
 uint64_t inject_send(int fd, const char *device, uint32_t fault);
 uint64_t kill_send(int fd, const char *device, uint64_t session_id);
+uint64_t stats_send(int fd, const char *device);
+uint64_t trace_send(int fd, const char *device, uint64_t after_seq);
 
 /* The reply to (@opcode, @seq): 0 with @m filled, or the error (and its @reason). */
 int reply_recv(int fd, uint16_t opcode, uint64_t seq, struct dk_msg *m, uint32_t *reason);

@@ -1315,6 +1315,435 @@ static void test_kill_timeout(void **state)
 	rig_stop(&R);
 }
 
+/* ---- DEVICE_STATS and TRACE ---- */
+
+/*
+ * A STATS reply as a service writes it (the layout of dk/runtime.h, written field by field
+ * here, independently of the decoder): counters with distinct values, @n sessions out of
+ * n + 1, and @extra bytes a newer service might append.
+ */
+static size_t canned_stats(uint8_t *p, size_t size, uint32_t n, size_t extra)
+{
+	struct dk_wire_writer w;
+
+	dk_wire_writer_init(&w, p, size);
+	dk_wire_put_u32(&w, n + 1);        /* sessions */
+	dk_wire_put_u32(&w, 4);            /* queues */
+	dk_wire_put_u32(&w, 5);            /* buffers */
+	dk_wire_put_u32(&w, 2);            /* hw_inflight */
+	dk_wire_put_u64(&w, 1ull << 33);   /* bytes */
+	dk_wire_put_u32(&w, 6);            /* ready */
+	dk_wire_put_u32(&w, 7);            /* parked */
+	for (uint64_t v = 100; v < 109; v++) /* completed .. fence_wakeups */
+		dk_wire_put_u64(&w, v);
+	dk_wire_put_u32(&w, n);
+	dk_wire_put_u32(&w, n + 1); /* n_total: one did not fit */
+	for (uint32_t i = 0; i < n; i++) {
+		dk_wire_put_u64(&w, 10 + i);   /* session id */
+		dk_wire_put_u32(&w, 2000 + i); /* pid */
+		dk_wire_put_u32(&w, 1000);     /* uid */
+		dk_wire_put_u32(&w, DK_QOS_NORMAL);
+		dk_wire_put_u32(&w, 1);        /* queues */
+		dk_wire_put_u32(&w, 8);        /* pending */
+		dk_wire_put_u32(&w, 3);        /* inflight */
+		dk_wire_put_u64(&w, 500 + i);  /* completed */
+		dk_wire_put_u64(&w, 1);        /* failed */
+		dk_wire_put_u64(&w, 4096);     /* bytes */
+		dk_wire_put_u32(&w, 2);        /* buffers */
+		dk_wire_put_u32(&w, 3);        /* fences */
+		dk_wire_put_u32(&w, 4);        /* violations */
+		dk_wire_put_u32(&w, 0);        /* reserved */
+		dk_wire_put_u64(&w, 15000);    /* p50_ns */
+		dk_wire_put_u64(&w, 90000 + i); /* p99_ns */
+	}
+	for (size_t i = 0; i < extra; i++)
+		dk_wire_put_u8(&w, 0xee);
+	assert_int_equal(dk_wire_writer_error(&w), 0);
+	assert_int_equal(dk_wire_writer_len(&w),
+			 DK_DEVCTL_STATS_FIXED + n * DK_DEVCTL_STATS_SESSION + extra);
+	return dk_wire_writer_len(&w);
+}
+
+/* A TRACE reply: @n records from seq @first, the service's newest being @last. */
+static size_t canned_trace(uint8_t *p, size_t size, uint64_t first, uint32_t n, uint64_t last)
+{
+	struct dk_wire_writer w;
+
+	dk_wire_writer_init(&w, p, size);
+	dk_wire_put_u32(&w, n);
+	dk_wire_put_u32(&w, 0);
+	dk_wire_put_u64(&w, last);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t t = 1000000 * (first + i);
+
+		dk_wire_put_u64(&w, first + i); /* seq */
+		dk_wire_put_u64(&w, 42);        /* session */
+		dk_wire_put_u64(&w, i + 1);     /* ticket */
+		for (uint64_t k = 0; k < 5; k++) /* submitted .. signalled */
+			dk_wire_put_u64(&w, t + 100 * k);
+		dk_wire_put_u32(&w, (uint32_t)(i == 1 ? -ETIMEDOUT : 0));
+		dk_wire_put_u32(&w, i == 1 ? DK_REASON_DEVICE_FAULT : DK_REASON_NONE);
+		dk_wire_put_u32(&w, 3); /* queue */
+		dk_wire_put_u8(&w, DK_QOS_BURST);
+		dk_wire_put_u8(&w, 0);  /* opcode */
+		dk_wire_put_u8(&w, (uint8_t)(1 + i)); /* attempts */
+		dk_wire_put_u8(&w, 0);
+	}
+	assert_int_equal(dk_wire_writer_error(&w), 0);
+	assert_int_equal(dk_wire_writer_len(&w),
+			 DK_DEVCTL_TRACE_FIXED + n * DK_DEVCTL_TRACE_RECORD);
+	return dk_wire_writer_len(&w);
+}
+
+/* The reply to (@opcode, @seq) must be exactly the @len bytes of @p, without descriptors. */
+static void assert_relayed(int fd, uint16_t opcode, uint64_t seq, const void *p, size_t len)
+{
+	struct dk_msg *m = malloc(sizeof(*m));
+	uint32_t reason;
+
+	assert_non_null(m);
+	assert_int_equal(reply_recv(fd, opcode, seq, m, &reason), 0);
+	assert_int_equal(m->n_fds, 0);
+	assert_int_equal(m->frame.length, len);
+	assert_memory_equal(m->frame.payload, p, len);
+	free(m);
+}
+
+/* The error (and reason) of the reply to (@opcode, @seq). */
+static int relay_error(int fd, uint16_t opcode, uint64_t seq, uint32_t *reason)
+{
+	struct dk_msg *m = malloc(sizeof(*m));
+	int err;
+
+	assert_non_null(m);
+	err = reply_recv(fd, opcode, seq, m, reason);
+	free(m);
+	return err;
+}
+
+/*
+ * Call dk_broker_device_stats() (@after_seq UINT64_MAX) or dk_broker_trace() in a child, so
+ * that the test can play the service meanwhile; the read end of a pipe that gets the result
+ * (i32 error, u64 length, the payload) is returned in *@ret_rfd.
+ */
+static pid_t client_call(struct rig *R, uint64_t after_seq, int *ret_rfd)
+{
+	int p[2];
+	pid_t pid;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static uint8_t buf[DK_FRAME_MAX_PAYLOAD];
+		size_t len = 0;
+		int32_t err;
+
+		close(p[0]);
+		if (after_seq == UINT64_MAX)
+			err = dk_broker_device_stats(R->broker_sock, "null0", DEADLINE(), buf,
+						     sizeof(buf), &len);
+		else
+			err = dk_broker_trace(R->broker_sock, "null0", after_seq, DEADLINE(), buf,
+					      sizeof(buf), &len);
+		if (write(p[1], &err, sizeof(err)) != sizeof(err) ||
+		    write(p[1], &len, sizeof(len)) != sizeof(len) ||
+		    (len && write(p[1], buf, len) != (ssize_t)len))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	*ret_rfd = p[0];
+	return pid;
+}
+
+/* The result of client_call(): its error, and its payload into @buf (*@ret_len bytes). */
+static int client_result(pid_t pid, int rfd, uint8_t *buf, size_t *ret_len)
+{
+	struct pollfd pfd = {.fd = rfd, .events = POLLIN};
+	int32_t err;
+	int status;
+
+	assert_int_equal(poll(&pfd, 1, 30000), 1);
+	assert_int_equal(read(rfd, &err, sizeof(err)), sizeof(err));
+	assert_int_equal(read(rfd, ret_len, sizeof(*ret_len)), sizeof(*ret_len));
+	assert_true(*ret_len <= DK_FRAME_MAX_PAYLOAD);
+	if (*ret_len)
+		assert_int_equal(read(rfd, buf, *ret_len), (ssize_t)*ret_len);
+	close(rfd);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	return err;
+}
+
+static int nobody_reads_stats(struct rig *R)
+{
+	uint8_t buf[DK_FRAME_MAX_PAYLOAD];
+	size_t len;
+
+	if (dk_broker_device_stats(R->broker_sock, "null0", DEADLINE(), buf, sizeof(buf),
+				   &len) != -EACCES)
+		return 1;
+	if (dk_broker_trace(R->broker_sock, "null0", 0, DEADLINE(), buf, sizeof(buf), &len) !=
+	    -EACCES)
+		return 2;
+	return 0;
+}
+
+static void test_device_stats(void **state)
+{
+	static uint8_t p[DK_FRAME_MAX_PAYLOAD], got[DK_FRAME_MAX_PAYLOAD];
+	struct dk_devstats_session ss[4];
+	struct dk_devtrace_record tr[8];
+	struct dk_devstats st;
+	uint64_t seq, seq2, sseq, tseq, after, last;
+	uint32_t reason, n;
+	struct rig R;
+	size_t len, glen;
+	int fd, fd2, chan, rfd;
+	pid_t pid;
+
+	(void)state;
+	/* A long session timeout: nothing here may time out however slow the machine. */
+	rig_start(&R, "--session-timeout-ms", "30000");
+	chan = attach(&R, "dk-null", "null0", "null", 1);
+	fd = bconnect(&R);
+
+	/* STATS: forwarded with an empty payload, the answer relayed byte for byte. */
+	len = canned_stats(p, sizeof(p), 2, 0);
+	seq = stats_send(fd, "null0");
+	service_take_relay(chan, DK_DEVCTL_OP_STATS, &sseq, NULL);
+	service_answer_relay(chan, DK_DEVCTL_OP_STATS, sseq, 0, 0, p, len);
+	assert_relayed(fd, DK_BROKER_OP_DEVICE_STATS, seq, p, len);
+	assert_int_equal(dk_devstats_decode(p, len, &st, ss, 4), 0);
+	assert_int_equal(st.sessions, 3);
+	assert_int_equal(st.hw_inflight, 2);
+	assert_int_equal(st.bytes, 1ull << 33);
+	assert_int_equal(st.parked, 7);
+	assert_int_equal(st.completed, 100);
+	assert_int_equal(st.kills, 103);
+	assert_int_equal(st.lost_irqs, 107);
+	assert_int_equal(st.fence_wakeups, 108);
+	assert_int_equal(st.n, 2);
+	assert_int_equal(st.n_total, 3);
+	assert_int_equal(ss[1].session_id, 11);
+	assert_int_equal(ss[1].pid, 2001);
+	assert_int_equal(ss[1].qos, DK_QOS_NORMAL);
+	assert_int_equal(ss[1].pending, 8);
+	assert_int_equal(ss[1].completed, 501);
+	assert_int_equal(ss[1].violations, 4);
+	assert_int_equal(ss[1].p50_ns, 15000);
+	assert_int_equal(ss[1].p99_ns, 90001);
+	/* The decoder: fewer entries than fit, short payloads, n over n_total. */
+	assert_int_equal(dk_devstats_decode(p, len, &st, ss, 1), 0);
+	assert_int_equal(dk_devstats_decode(p, len - 1, &st, ss, 4), -EPROTO);
+	assert_int_equal(dk_devstats_decode(p, DK_DEVCTL_STATS_FIXED - 1, &st, NULL, 0), -EPROTO);
+	p[DK_DEVCTL_STATS_FIXED - 4] = 1; /* n_total 1 < n 2 */
+	assert_int_equal(dk_devstats_decode(p, len, &st, ss, 4), -EPROTO);
+
+	/* Bytes a newer service appends are relayed too (verbatim), and ignored by the decoder. */
+	len = canned_stats(p, sizeof(p), 1, 8);
+	seq = stats_send(fd, "null0");
+	service_take_relay(chan, DK_DEVCTL_OP_STATS, &sseq, NULL);
+	service_answer_relay(chan, DK_DEVCTL_OP_STATS, sseq, 0, 0, p, len);
+	assert_relayed(fd, DK_BROKER_OP_DEVICE_STATS, seq, p, len);
+	assert_int_equal(dk_devstats_decode(p, len, &st, ss, 4), 0);
+	assert_int_equal(st.n, 1);
+
+	/* TRACE: after_seq forwarded, the records relayed. */
+	len = canned_trace(p, sizeof(p), 8, 3, 12);
+	seq = trace_send(fd, "null0", 7);
+	service_take_relay(chan, DK_DEVCTL_OP_TRACE, &tseq, &after);
+	assert_int_equal(after, 7);
+	service_answer_relay(chan, DK_DEVCTL_OP_TRACE, tseq, 0, 0, p, len);
+	assert_relayed(fd, DK_BROKER_OP_TRACE, seq, p, len);
+	assert_int_equal(dk_devtrace_decode(p, len, 7, &last, tr, 8, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(last, 12);
+	assert_int_equal(tr[0].seq, 8);
+	assert_int_equal(tr[2].seq, 10);
+	assert_int_equal(tr[1].session_id, 42);
+	assert_int_equal(tr[1].ticket, 2);
+	assert_int_equal(tr[1].t_submitted_ns, 9000000);
+	assert_int_equal(tr[1].t_signalled_ns, 9000400);
+	assert_int_equal(tr[1].status, -ETIMEDOUT);
+	assert_int_equal(tr[1].reason, DK_REASON_DEVICE_FAULT);
+	assert_int_equal(tr[1].queue_id, 3);
+	assert_int_equal(tr[1].qos, DK_QOS_BURST);
+	assert_int_equal(tr[1].attempts, 2);
+	/* The decoder refuses seqs not above after_seq, or above last_seq. */
+	assert_int_equal(dk_devtrace_decode(p, len, 8, &last, tr, 8, &n), -EPROTO);
+	len = canned_trace(p, sizeof(p), 8, 3, 9);
+	assert_int_equal(dk_devtrace_decode(p, len, 7, &last, tr, 8, &n), -EPROTO);
+	len = canned_trace(p, sizeof(p), 1, 0, 0);
+	assert_int_equal(dk_devtrace_decode(p, len, 0, &last, tr, 8, &n), 0);
+	assert_int_equal(n, 0);
+
+	/* The service's error, relayed with its reason. */
+	seq = stats_send(fd, "null0");
+	service_take_relay(chan, DK_DEVCTL_OP_STATS, &sseq, NULL);
+	service_answer_relay(chan, DK_DEVCTL_OP_STATS, sseq, -EOPNOTSUPP, DK_REASON_PROTOCOL,
+			     NULL, 0);
+	assert_int_equal(relay_error(fd, DK_BROKER_OP_DEVICE_STATS, seq, &reason), -EOPNOTSUPP);
+	assert_int_equal(reason, DK_REASON_PROTOCOL);
+
+	/* Two in flight from two connections, answered in the other order: each to its asker. */
+	fd2 = bconnect(&R);
+	seq = stats_send(fd, "null0");
+	seq2 = trace_send(fd2, "null0", 0);
+	service_take_relay(chan, DK_DEVCTL_OP_STATS, &sseq, NULL);
+	service_take_relay(chan, DK_DEVCTL_OP_TRACE, &tseq, &after);
+	assert_int_equal(after, 0);
+	len = canned_trace(p, sizeof(p), 1, 2, 2);
+	/* A reply with the right seq but the wrong opcode is no answer to the STATS. */
+	service_answer_relay(chan, DK_DEVCTL_OP_TRACE, sseq, -EIO, DK_REASON_NONE, NULL, 0);
+	service_answer_relay(chan, DK_DEVCTL_OP_TRACE, tseq, 0, 0, p, len);
+	assert_relayed(fd2, DK_BROKER_OP_TRACE, seq2, p, len);
+	len = canned_stats(p, sizeof(p), 0, 0);
+	service_answer_relay(chan, DK_DEVCTL_OP_STATS, sseq, 0, 0, p, len);
+	assert_relayed(fd, DK_BROKER_OP_DEVICE_STATS, seq, p, len);
+
+	/* The asker left before the answer: dropped, and the next asker is answered. */
+	seq2 = stats_send(fd2, "null0");
+	service_take_relay(chan, DK_DEVCTL_OP_STATS, &sseq, NULL);
+	close(fd2);
+	service_answer_relay(chan, DK_DEVCTL_OP_STATS, sseq, 0, 0, p, len);
+	seq = stats_send(fd, "null0");
+	service_take_relay(chan, DK_DEVCTL_OP_STATS, &sseq, NULL);
+	service_answer_relay(chan, DK_DEVCTL_OP_STATS, sseq, 0, 0, p, len);
+	assert_relayed(fd, DK_BROKER_OP_DEVICE_STATS, seq, p, len);
+
+	/* At most DK_BROKER_RELAYS_MAX in flight per device: then -EBUSY, nothing forwarded. */
+	{
+		uint64_t seqs[DK_BROKER_RELAYS_MAX], sseqs[DK_BROKER_RELAYS_MAX];
+
+		for (uint32_t i = 0; i < DK_BROKER_RELAYS_MAX; i++)
+			seqs[i] = stats_send(fd, "null0");
+		seq = trace_send(fd, "null0", 0);
+		assert_int_equal(relay_error(fd, DK_BROKER_OP_TRACE, seq, &reason), -EBUSY);
+		for (uint32_t i = 0; i < DK_BROKER_RELAYS_MAX; i++)
+			service_take_relay(chan, DK_DEVCTL_OP_STATS, &sseqs[i], NULL);
+		hwsim_quiet(chan);
+		for (uint32_t i = 0; i < DK_BROKER_RELAYS_MAX; i++) {
+			service_answer_relay(chan, DK_DEVCTL_OP_STATS, sseqs[i], 0, 0, p, len);
+			assert_relayed(fd, DK_BROKER_OP_DEVICE_STATS, seqs[i], p, len);
+		}
+	}
+
+	/* The client helpers: the payload as the service sent it. */
+	len = canned_stats(p, sizeof(p), 3, 0);
+	pid = client_call(&R, UINT64_MAX, &rfd);
+	service_take_relay(chan, DK_DEVCTL_OP_STATS, &sseq, NULL);
+	service_answer_relay(chan, DK_DEVCTL_OP_STATS, sseq, 0, 0, p, len);
+	assert_int_equal(client_result(pid, rfd, got, &glen), 0);
+	assert_int_equal(glen, len);
+	assert_memory_equal(got, p, len);
+	len = canned_trace(p, sizeof(p), 5, DK_DEVCTL_TRACE_MAX, 5 + DK_DEVCTL_TRACE_MAX);
+	pid = client_call(&R, 4, &rfd);
+	service_take_relay(chan, DK_DEVCTL_OP_TRACE, &tseq, &after);
+	assert_int_equal(after, 4);
+	service_answer_relay(chan, DK_DEVCTL_OP_TRACE, tseq, 0, 0, p, len);
+	assert_int_equal(client_result(pid, rfd, got, &glen), 0);
+	assert_int_equal(glen, len);
+	assert_memory_equal(got, p, len);
+	pid = client_call(&R, 0, &rfd);
+	service_take_relay(chan, DK_DEVCTL_OP_TRACE, &tseq, &after);
+	service_answer_relay(chan, DK_DEVCTL_OP_TRACE, tseq, -ENOMEM, DK_REASON_NONE, NULL, 0);
+	assert_int_equal(client_result(pid, rfd, got, &glen), -ENOMEM);
+	assert_int_equal(dk_broker_device_stats(R.broker_sock, "null0", 0, got, sizeof(got),
+						&glen),
+			 -EINVAL);
+	assert_int_equal(dk_broker_device_stats(R.broker_sock, "null 0", DEADLINE(), got,
+						sizeof(got), &glen),
+			 -EINVAL);
+
+	/* Refused by the broker, nothing forwarded: no such device (or not up), a malformed
+	 * request. */
+	seq = stats_send(fd, "ghost0");
+	assert_int_equal(relay_error(fd, DK_BROKER_OP_DEVICE_STATS, seq, &reason), -ENODEV);
+	assert_int_equal(reason, DK_REASON_NONE);
+	seq = trace_send(fd, "ghost0", 0);
+	assert_int_equal(relay_error(fd, DK_BROKER_OP_TRACE, seq, &reason), -ENODEV);
+	seq = stats_send(fd, "null 0");
+	assert_int_equal(relay_error(fd, DK_BROKER_OP_DEVICE_STATS, seq, &reason), -EPROTO);
+	assert_int_equal(reason, DK_REASON_PROTOCOL);
+	{
+		uint8_t q[32];
+		struct dk_wire_writer w;
+
+		dk_wire_writer_init(&w, q, sizeof(q));
+		dk_wire_put_string(&w, "null0");
+		dk_wire_put_u64(&w, 1); /* STATS has no after_seq */
+		seq = request(fd, DK_BROKER_OP_DEVICE_STATS, q, dk_wire_writer_len(&w));
+		assert_int_equal(relay_error(fd, DK_BROKER_OP_DEVICE_STATS, seq, &reason),
+				 -EPROTO);
+		dk_wire_put_u32(&w, 0); /* TRACE with 4 bytes too many */
+		seq = request(fd, DK_BROKER_OP_TRACE, q, dk_wire_writer_len(&w));
+		assert_int_equal(relay_error(fd, DK_BROKER_OP_TRACE, seq, &reason), -EPROTO);
+	}
+	/* Another uid: -EACCES. */
+	if (geteuid() == 0) {
+		open_to_others(&R);
+		as_nobody(&R, nobody_reads_stats);
+	}
+	hwsim_quiet(chan);
+
+	/* The service dies with a request in flight: the error of its death. */
+	seq = trace_send(fd, "null0", 0);
+	service_take_relay(chan, DK_DEVCTL_OP_TRACE, &tseq, &after);
+	close(chan);
+	assert_int_equal(relay_error(fd, DK_BROKER_OP_TRACE, seq, &reason), -EAGAIN);
+	assert_int_equal(reason, DK_REASON_DRIVER_CRASHED);
+	/* Restarting now: not up. */
+	seq = stats_send(fd, "null0");
+	assert_int_equal(relay_error(fd, DK_BROKER_OP_DEVICE_STATS, seq, &reason), -ENODEV);
+	close(fd);
+	rig_stop(&R);
+}
+
+static void test_device_stats_timeout(void **state)
+{
+	static uint8_t p[DK_FRAME_MAX_PAYLOAD];
+	uint64_t seq, sseq, sseq2, after;
+	uint32_t reason;
+	struct rig R;
+	size_t len;
+	int fd, chan;
+
+	(void)state;
+	rig_start(&R, "--session-timeout-ms", "100");
+	chan = attach(&R, "dk-null", "null0", "null", 1);
+	fd = bconnect(&R);
+	/* No answer: -ETIMEDOUT. */
+	seq = stats_send(fd, "null0");
+	service_take_relay(chan, DK_DEVCTL_OP_STATS, &sseq, NULL);
+	assert_int_equal(relay_error(fd, DK_BROKER_OP_DEVICE_STATS, seq, &reason), -ETIMEDOUT);
+	assert_int_equal(reason, DK_REASON_NONE);
+	/* A malformed answer (shorter than the fixed part) is refused, so it is no answer. */
+	seq = trace_send(fd, "null0", 3);
+	service_take_relay(chan, DK_DEVCTL_OP_TRACE, &sseq2, &after);
+	assert_int_equal(after, 3);
+	service_answer_relay(chan, DK_DEVCTL_OP_TRACE, sseq2, 0, 0, p, 8);
+	assert_int_equal(relay_error(fd, DK_BROKER_OP_TRACE, seq, &reason), -ETIMEDOUT);
+	/* The late answers are ignored: the next reply this connection gets is its own. */
+	len = canned_stats(p, sizeof(p), 1, 0);
+	service_answer_relay(chan, DK_DEVCTL_OP_STATS, sseq, 0, 0, p, len);
+	service_answer_relay(chan, DK_DEVCTL_OP_TRACE, sseq2, 0, 0, p, DK_DEVCTL_TRACE_FIXED);
+	seq = stats_send(fd, "ghost0");
+	assert_int_equal(relay_error(fd, DK_BROKER_OP_DEVICE_STATS, seq, &reason), -ENODEV);
+	/* The channel still works. */
+	{
+		struct dk_device_status st;
+
+		status_of(&R, "null0", &st);
+		assert_int_equal(st.state, DK_DEVICE_UP);
+	}
+	close(fd);
+	close(chan);
+	rig_stop(&R);
+}
+
 static void test_usage(void **state)
 {
 	const char *bin = getenv("DK_BROKER");
@@ -1377,6 +1806,8 @@ int main(void)
 		cmocka_unit_test(test_inject),
 		cmocka_unit_test(test_kill_client),
 		cmocka_unit_test(test_kill_timeout),
+		cmocka_unit_test(test_device_stats),
+		cmocka_unit_test(test_device_stats_timeout),
 		cmocka_unit_test(test_usage),
 	};
 
