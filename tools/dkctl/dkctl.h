@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dkctl - shared helpers of the command groups (main.c, log.c, policy.c, up.c, demo.c,
- * device.c).
+ * device.c, top.c).
  *
  * Exit status of every command: DKCTL_EXIT_OK, DKCTL_EXIT_FAIL (the operation failed; the
  * dk_strerror() text is on stderr) or DKCTL_EXIT_USAGE.
@@ -36,6 +36,8 @@ extern const struct dkctl_command dkctl_status_command;
 extern const struct dkctl_command dkctl_demo_command;
 extern const struct dkctl_command dkctl_inject_command;      /* device.c */
 extern const struct dkctl_command dkctl_kill_client_command; /* device.c */
+extern const struct dkctl_command dkctl_top_command;         /* top.c */
+extern const struct dkctl_command dkctl_trace_command;       /* top.c */
 
 /* The runtime directory a command talks to: @opt, else $DK_RUNTIME_DIR, else the default. */
 int dkctl_runtime_dir(const char *opt, char *buf, size_t size);

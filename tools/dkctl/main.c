@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dkctl - the DriverKit control tool: run the stack (up, demo), inspect it (status, log), check
- * and reload policy, inject device faults and cut clients off (inject, kill-client).
+ * dkctl - the DriverKit control tool: run the stack (up, demo), inspect it (status, log, top,
+ * trace), check and reload policy, inject device faults and cut clients off (inject,
+ * kill-client).
  *
  * Exit status: 0 on success, 1 when an operation failed (the reason on stderr), 2 for a usage
  * error. man/dkctl.1 has the commands.
@@ -25,6 +26,8 @@ static const struct dkctl_command *const commands[] = {
 	&dkctl_policy_command,
 	&dkctl_inject_command,
 	&dkctl_kill_client_command,
+	&dkctl_top_command,
+	&dkctl_trace_command,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
