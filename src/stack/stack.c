@@ -24,7 +24,8 @@
 /* The binaries, relative to this executable: installed side by side, or the build tree. */
 static const char *const build_dirs[] = {
 	"../../daemons/supervisor", "../../daemons/logd", "../../daemons/policyd",
-	"../../daemons/broker",     "../../services/null",
+	"../../daemons/broker",     "../../daemons/hwsim",      "../../services/null",
+	"../../services/copy",
 };
 
 int dk_stack_bin_path(char *buf, size_t size)
@@ -102,32 +103,70 @@ static int write_file(const char *dir, const char *name, const char *text, char 
 
 int dk_stack_write_config(struct dk_stack *st, const char *conf_dir)
 {
-	char text[4096];
+	return dk_stack_write_config_ex(st, conf_dir, 0);
+}
+
+int dk_stack_write_config_ex(struct dk_stack *st, const char *conf_dir, uint32_t flags)
+{
+	bool copy = flags & DK_STACK_COPY;
+	char text[4 * PATH_MAX], copy_rules[1024];
+	int n;
 	int err;
 
-	snprintf(text, sizeof(text),
-		 "; Written by DriverKit tools: the default stack, one null device.\n"
+	if (flags & ~DK_STACK_COPY)
+		return -EINVAL;
+	if (copy) {
+		err = write_file(conf_dir, "hwsim.ini",
+				 "; Written by DriverKit tools: the emulated board.\n"
+				 "[device copy0]\nmodel = copy\n",
+				 st->hwsim, sizeof(st->hwsim));
+		if (err < 0)
+			return err;
+		st->wrote_hwsim = true;
+	}
+	n = snprintf(text, sizeof(text),
+		 "; Written by DriverKit tools: the default stack%s.\n"
 		 "[stack]\n"
 		 "policy = %s/policy.conf\n"
 		 "\n[service logd]\nkind = logd\nexec = dk-logd\n"
 		 "\n[service policyd]\nkind = policyd\nexec = dk-policyd\n"
+		 "%s%s"
 		 "\n[service broker]\nkind = broker\nexec = dk-broker\n"
-		 "\n[service null]\nkind = device\nexec = dk-null\ndevice = null0\nclass = null\n",
-		 conf_dir);
+		 "\n[service null]\nkind = device\nexec = dk-null\ndevice = null0\nclass = null\n"
+		 "%s",
+		 copy ? ": a null device and a copy engine on the emulated board" : ", one null device",
+		 conf_dir, copy ? "\n[service hwsim]\nkind = hwsim\nexec = dk-hwsim\nconfig = " : "",
+		 copy ? st->hwsim : "",
+		 copy ? "\n\n[service copy]\nkind = device\nexec = dk-copy\ndevice = copy0\n"
+			"class = copy\n"
+		      : "");
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return -ENAMETOOLONG;
 	err = write_file(conf_dir, "manifest.ini", text, st->manifest, sizeof(st->manifest));
 	if (err < 0)
 		return err;
 	st->wrote_manifest = true;
+	copy_rules[0] = '\0';
+	if (copy)
+		snprintf(copy_rules, sizeof(copy_rules),
+			 "\n[rule copy-service]\nservice = copy\ndevice = copy0\n"
+			 "rights = read, write, map, wait, signal, transfer\nqos = burst\n"
+			 "max_bytes = 1G\nmax_buffers = 1024\nmax_inflight = 4096\nmax_fences = 1024\n"
+			 "\n[rule user-copy]\nuid = %u\nclass = copy\n"
+			 "rights = read, write, map, wait, signal, transfer\nqos = burst\n"
+			 "max_bytes = 256M\nmax_buffers = 64\nmax_inflight = 256\nmax_fences = 64\n",
+			 (unsigned)getuid());
 	snprintf(text, sizeof(text),
-		 "; Written by DriverKit tools: deny by default; the null service drives null0, and this\n"
-		 "; user (uid %u) may open any null-class device.\n"
+		 "; Written by DriverKit tools: deny by default; each service drives its device, and\n"
+		 "; this user (uid %u) may open any null-class%s device.\n"
 		 "[rule null-service]\nservice = null\ndevice = null0\n"
 		 "rights = read, write, map, wait, signal, transfer\nqos = burst\n"
 		 "max_bytes = 1G\nmax_buffers = 1024\nmax_inflight = 4096\nmax_fences = 1024\n"
 		 "\n[rule user-null]\nuid = %u\nclass = null\n"
 		 "rights = read, write, map, wait, signal, transfer\nqos = burst\n"
-		 "max_bytes = 256M\nmax_buffers = 64\nmax_inflight = 256\nmax_fences = 64\n",
-		 (unsigned)getuid(), (unsigned)getuid());
+		 "max_bytes = 256M\nmax_buffers = 64\nmax_inflight = 256\nmax_fences = 64\n"
+		 "%s",
+		 (unsigned)getuid(), copy ? " and copy-class" : "", (unsigned)getuid(), copy_rules);
 	err = write_file(conf_dir, "policy.conf", text, st->policy, sizeof(st->policy));
 	if (err < 0)
 		return err;
@@ -209,9 +248,11 @@ int dk_stack_stop(struct dk_stack *st, uint64_t deadline_ns, int *ret_status)
 		unlink(st->manifest);
 	if (st->wrote_policy)
 		unlink(st->policy);
+	if (st->wrote_hwsim)
+		unlink(st->hwsim);
 	if (st->made_dir)
 		rmdir(st->runtime_dir);
-	st->wrote_manifest = st->wrote_policy = st->made_dir = false;
+	st->wrote_manifest = st->wrote_policy = st->wrote_hwsim = st->made_dir = false;
 	if (ret_status)
 		*ret_status = status;
 	return r == 0 ? -ETIMEDOUT : 0;

@@ -16,7 +16,8 @@ struct dk_stack {
 	char runtime_dir[PATH_MAX];
 	char manifest[PATH_MAX];
 	char policy[PATH_MAX];
-	bool made_dir, wrote_manifest, wrote_policy;
+	char hwsim[PATH_MAX];
+	bool made_dir, wrote_manifest, wrote_policy, wrote_hwsim;
 	pid_t pid;
 };
 
@@ -26,6 +27,12 @@ int dk_stack_bin_path(char *buf, size_t size);
 
 /* Write the default manifest and policy (one null device, this uid allowed) into @conf_dir. */
 int dk_stack_write_config(struct dk_stack *st, const char *conf_dir);
+
+/* Flags of dk_stack_write_config_ex(). */
+#define DK_STACK_COPY (1u << 0) /* also dk-hwsim with a copy engine, copy0, and dk-copy */
+
+/* dk_stack_write_config with @flags: 0 is the default stack, DK_STACK_COPY adds the board. */
+int dk_stack_write_config_ex(struct dk_stack *st, const char *conf_dir, uint32_t flags);
 
 /* Start dk-supervisor on st->manifest in st->runtime_dir; wait for the stack to be ready. */
 int dk_stack_start(struct dk_stack *st, uint64_t deadline_ns);
