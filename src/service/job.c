@@ -190,6 +190,7 @@ static void post_cqe(struct dk_svc *v, struct job *j, int status, uint32_t reaso
 	j->q = NULL;
 	s->inflight--;
 	if (status == 0) {
+		s->latency_ns[s->completed % LATENCY_SAMPLES] = now - j->pub.t_submitted_ns;
 		s->completed++;
 		v->st.completed++;
 	} else {

@@ -267,6 +267,12 @@ static void broker_readable(struct dk_svc *v)
 			err = op_kill_session(v, m);
 			if (err == -ESRCH)
 				reason = DK_REASON_NONE;
+		} else if (err == 0 && m->frame.opcode == DK_DEVCTL_OP_STATS) {
+			err = svc_stats_reply(v, &m->frame);
+			reason = DK_REASON_NONE;
+		} else if (err == 0 && m->frame.opcode == DK_DEVCTL_OP_TRACE) {
+			err = svc_trace_reply(v, &m->frame);
+			reason = DK_REASON_NONE;
 		} else if (err == 0 && m->frame.opcode == DK_DEVCTL_OP_GRANT) {
 			err = op_grant(v, m);
 			if (err < 0) {

@@ -31,6 +31,7 @@
 #define SVC_QUEUES_MAX DK_RING_WAIT_MAX
 #define SVC_BATCH 64u /* submissions taken from one queue per pass */
 #define QOS_N (DK_QOS_BURST + 1) /* arrays indexed by enum dk_qos; [0] unused */
+#define LATENCY_SAMPLES 64u /* per session: submitted -> signalled of its latest completed jobs */
 
 /* Event ids in the epoll set (sessions use their index, below DK_SERVICE_SESSIONS_MAX). */
 #define EV_SIGNAL UINT64_MAX
@@ -170,6 +171,7 @@ struct session {
 	uint32_t n_jobs;   /* job structs alive (inflight + cancelled on the hardware + retiring) */
 	uint32_t n_zombies; /* cancelled, still on the hardware */
 	uint64_t completed, refused, violations;
+	uint64_t latency_ns[LATENCY_SAMPLES]; /* a ring, by completed % LATENCY_SAMPLES */
 	struct squeue *queues[DK_SESSION_QUEUES_MAX];
 	struct sclass cls[QOS_N];
 };
@@ -235,6 +237,8 @@ struct dk_svc {
 void svc_log(struct dk_svc *v, enum dk_log_severity sev, const char *scope, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void svc_trace(struct dk_svc *v, const struct job *j, int status, uint32_t reason);
+int svc_stats_reply(struct dk_svc *v, const struct dk_frame *f);
+int svc_trace_reply(struct dk_svc *v, const struct dk_frame *f);
 
 /* job.c */
 int svc_jobs_init(struct dk_svc *v);
