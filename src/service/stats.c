@@ -7,8 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "service-internal.h"
+
+/* The ring header's SQ tail (the client's) and SQ head (ours): docs/abi.md, "Rings". */
+#define RING_SQ_TAIL_OFFSET 64
+#define RING_SQ_HEAD_OFFSET 192
 
 void svc_log(struct dk_svc *v, enum dk_log_severity sev, const char *scope, const char *fmt, ...)
 {
@@ -111,10 +116,27 @@ static void latency(const struct session *s, uint64_t *ret_p50, uint64_t *ret_p9
 }
 
 /*
+ * Submissions the client published in @q's SQ that were not taken yet: its SQ tail minus our
+ * SQ head, read from the ring header (dk/ring.h has no consumer-side count of them). The client
+ * can write anything there, so the difference is clamped to the SQ depth: it is only reported,
+ * never acted on.
+ */
+static uint32_t queue_pending(const struct squeue *q)
+{
+	uint8_t h[RING_SQ_HEAD_OFFSET + 4 - RING_SQ_TAIL_OFFSET];
+	uint32_t tail, head, depth = dk_ring_sq_entries(q->ring);
+
+	if (pread(dk_ring_fd(q->ring), h, sizeof(h), RING_SQ_TAIL_OFFSET) != (ssize_t)sizeof(h))
+		return 0;
+	memcpy(&tail, h, sizeof(tail)); /* host-endian: the memory never leaves the machine */
+	memcpy(&head, h + RING_SQ_HEAD_OFFSET - RING_SQ_TAIL_OFFSET, sizeof(head));
+	return tail - head > depth ? depth : tail - head;
+}
+
+/*
  * svc_stats_reply - answer devctl STATS @f (layout: DK_DEVCTL_OP_STATS in dk/runtime.h). The
  * entries are the open sessions (a killed session still draining its hardware jobs counts in
- * "sessions" but has no entry). "pending" is 0: the ring API has no consumer-side count of
- * untaken submissions yet.
+ * "sessions" but has no entry); "pending" is read from each queue's ring header.
  */
 int svc_stats_reply(struct dk_svc *v, const struct dk_frame *f)
 {
@@ -153,13 +175,17 @@ int svc_stats_reply(struct dk_svc *v, const struct dk_frame *f)
 		const struct session *s = &v->sessions[i];
 		struct dk_budget_usage u;
 		uint64_t p50, p99;
-		uint32_t queues = 0;
+		uint32_t queues = 0, pending = 0;
 
 		if (s->state != SESSION_LIVE)
 			continue;
 		k++;
-		for (uint32_t q = 0; q < DK_SESSION_QUEUES_MAX; q++)
-			queues += s->queues[q] != NULL;
+		for (uint32_t q = 0; q < DK_SESSION_QUEUES_MAX; q++) {
+			if (!s->queues[q])
+				continue;
+			queues++;
+			pending += queue_pending(s->queues[q]);
+		}
 		dk_budget_usage(s->budget, &u);
 		latency(s, &p50, &p99);
 		dk_wire_put_u64(&w, s->id);
@@ -167,7 +193,7 @@ int svc_stats_reply(struct dk_svc *v, const struct dk_frame *f)
 		dk_wire_put_u32(&w, s->uid);
 		dk_wire_put_u32(&w, s->qos);
 		dk_wire_put_u32(&w, queues);
-		dk_wire_put_u32(&w, 0); /* pending */
+		dk_wire_put_u32(&w, pending);
 		dk_wire_put_u32(&w, s->inflight);
 		dk_wire_put_u64(&w, s->completed);
 		dk_wire_put_u64(&w, s->refused);

@@ -988,7 +988,8 @@ static void test_stats_and_trace(void **state)
 		if (i < 5) {
 			assert_int_equal(v32[0], 0);
 			assert_int_equal(v32[5], 1);
-			assert_true(v64[4] >= v64[3] && v64[5] >= v64[4] && v64[6] >= v64[5]);
+			assert_true(v64[4] >= v64[3] && v64[5] >= v64[4] && v64[6] >= v64[5] &&
+				    v64[7] >= v64[6]);
 		} else {
 			assert_int_equal((int32_t)v32[0], -EINVAL);
 			assert_int_equal(v32[1], DK_REASON_VALIDATION);
@@ -1010,6 +1011,97 @@ static void test_stats_and_trace(void **state)
 	stop();
 }
 
+/* ---- 11. STATS: queue depth, jobs ready and on the hardware ---- */
+
+/* From a STATS reply @m: the jobs on the hardware and ready, service-wide. */
+static void stats_service(const struct dk_msg *m, uint32_t *ret_hw, uint32_t *ret_ready)
+{
+	struct dk_wire_reader r;
+
+	assert_true(m->frame.length >= DK_DEVCTL_STATS_FIXED);
+	dk_wire_reader_init(&r, m->frame.payload, DK_DEVCTL_STATS_FIXED);
+	dk_wire_get_u32(&r); /* sessions */
+	dk_wire_get_u32(&r); /* queues */
+	dk_wire_get_u32(&r); /* buffers */
+	*ret_hw = dk_wire_get_u32(&r);
+	dk_wire_get_u64(&r); /* bytes */
+	*ret_ready = dk_wire_get_u32(&r);
+	assert_int_equal(dk_wire_reader_error(&r), 0);
+}
+
+/* From a STATS reply @m: session @id's submissions not taken yet and jobs in flight. */
+static void stats_session(const struct dk_msg *m, uint64_t id, uint32_t *ret_pending,
+			  uint32_t *ret_inflight)
+{
+	struct dk_wire_reader r;
+	uint32_t n;
+
+	dk_wire_reader_init(&r, m->frame.payload + DK_DEVCTL_STATS_FIXED - 8, 8);
+	n = dk_wire_get_u32(&r);
+	assert_int_equal(m->frame.length, DK_DEVCTL_STATS_FIXED + n * DK_DEVCTL_STATS_SESSION);
+	for (uint32_t i = 0; i < n; i++) {
+		dk_wire_reader_init(&r,
+				    m->frame.payload + DK_DEVCTL_STATS_FIXED +
+					    i * DK_DEVCTL_STATS_SESSION,
+				    DK_DEVCTL_STATS_SESSION);
+		if (dk_wire_get_u64(&r) != id)
+			continue;
+		for (int k = 0; k < 4; k++) /* pid, uid, qos, queues */
+			dk_wire_get_u32(&r);
+		*ret_pending = dk_wire_get_u32(&r);
+		*ret_inflight = dk_wire_get_u32(&r);
+		assert_int_equal(dk_wire_reader_error(&r), 0);
+		return;
+	}
+	fail_msg("session %llu not in STATS", (unsigned long long)id);
+}
+
+static void test_stats_pending(void **state)
+{
+	static struct dk_msg m;
+	struct dk_device *g, *dev;
+	struct dk_ring *gr, *r;
+	struct dk_fence *gf;
+	uint32_t pending, inflight, hw, ready;
+
+	(void)state;
+	start(1, LONG_LIMITS, "resubmit", NULL, NULL);
+	g = gate(&gf, &gr); /* the one hardware slot is busy */
+	dev = open_session(2);
+	r = queue(dev, 8, DK_QOS_BURST);
+	for (int i = 0; i < 5; i++)
+		job(r, TD_OP_NOP, 0, (uint64_t)i);
+	submit(r, 5);
+	/* Answered once the service took what it could: two (max_inflight); three wait. */
+	assert_int_equal(stats(dev).inflight, 2);
+	devctl_call(DK_DEVCTL_OP_STATS, NULL, 0, &m);
+	stats_service(&m, &hw, &ready);
+	assert_int_equal(hw, 1);    /* the gate's job */
+	assert_int_equal(ready, 2); /* ours, behind it */
+	stats_session(&m, session_id(dev), &pending, &inflight);
+	assert_int_equal(pending, 3);
+	assert_int_equal(inflight, 2);
+	stats_session(&m, session_id(g), &pending, &inflight);
+	assert_int_equal(pending, 0);
+	assert_int_equal(inflight, 1);
+
+	/* Released: everything runs, nothing is left anywhere. */
+	open_gate(gf, gr);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(cqe(r).status, 0);
+	devctl_call(DK_DEVCTL_OP_STATS, NULL, 0, &m);
+	stats_service(&m, &hw, &ready);
+	assert_int_equal(hw, 0);
+	assert_int_equal(ready, 0);
+	stats_session(&m, session_id(dev), &pending, &inflight);
+	assert_int_equal(pending, 0);
+	assert_int_equal(inflight, 0);
+	close_session(dev);
+	close_session(g);
+	dk_fence_unref(gf);
+	stop();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1023,6 +1115,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_kill_session, teardown),
 		cmocka_unit_test_teardown(test_kill_threshold, teardown),
 		cmocka_unit_test_teardown(test_stats_and_trace, teardown),
+		cmocka_unit_test_teardown(test_stats_pending, teardown),
 	};
 
 	return cmocka_run_group_tests_name("service", tests, NULL, NULL);
