@@ -16,8 +16,10 @@
  * have ended for the expected reason, not at the deadline.
  *
  * Set DK_STACK_TEST to a cmocka filter pattern to run some tests only (e.g. "*crash*").
+ * The dkctl test runs the built dkctl ($DKCTL) and checks its JSON with python3.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -1301,6 +1303,155 @@ static void test_broker_restart(void **state)
 	ts_stop(&T);
 }
 
+/* ---- 11. dkctl top and dkctl trace: live statistics and job records, end to end ---- */
+
+/* A tool run by run_tool(): its argv (argv[0] searched in PATH) and where its stdout goes. */
+struct tool {
+	char *const *argv;
+	const char *out; /* NULL: inherited */
+};
+
+/* In the forked child of run_tool(): stdout to the file, then exec. */
+static int tool_child(void *arg, int wfd)
+{
+	const struct tool *t = arg;
+
+	close(wfd);
+	if (t->out) {
+		int fd = open(t->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
+			return 126;
+	}
+	execvp(t->argv[0], t->argv);
+	return 127;
+}
+
+/* Run @argv with stdout to @out (NULL: inherited); it must exit 0 by the deadline. */
+static void run_tool(char *const *argv, const char *out)
+{
+	struct tool t = {.argv = argv, .out = out};
+	int rfd;
+	pid_t pid = ts_fork(tool_child, &t, &rfd);
+
+	close(rfd);
+	ts_reap(pid);
+}
+
+/*
+ * What dkctl printed, checked by python3. argv: the output of `top --once --json`, the trace
+ * file, the output of `trace --json`, the session id, the client's pid, the number of jobs.
+ * The service took every job of a batch at one clock reading and dk-null completes a job in
+ * submit, so durations and latencies may be 0: only their order is checked.
+ */
+static const char check_top_trace_py[] =
+	"import json, sys\n"
+	"top, trace, summary = sys.argv[1:4]\n"
+	"sid, pid, jobs = (int(a) for a in sys.argv[4:7])\n"
+	"lines = [json.loads(l) for l in open(top)]\n"
+	"d = [x for x in lines if x['device'] == 'null0']\n"
+	"assert len(d) == 1, lines\n"
+	"d = d[0]\n"
+	"assert d['state'] == 'up' and d['sample'] == 1 and d['throughput'] is None, d\n"
+	"assert d['completed'] == jobs and d['failed'] == 0 and d['sessions'] == 1, d\n"
+	"assert d['hw_inflight'] == 0 and d['ready'] == 0 and d['parked'] == 0, d\n"
+	"assert d['sessions_total'] == 1 and len(d['clients']) == 1, d\n"
+	"c = d['clients'][0]\n"
+	"assert c['session'] == sid and c['pid'] == pid and c['qos'] == 'burst', c\n"
+	"assert c['completed'] == jobs and c['failed'] == 0 and c['inflight'] == 0, c\n"
+	"assert c['queue_depth'] == 0 and c['queues'] == 1 and c['fences'] == 1, c\n"
+	"assert 0 <= c['p50_us'] <= c['p99_us'], c\n"
+	"s = json.load(open(summary))\n"
+	"assert s['records'] == jobs and s['lost'] == 0 and s['events'] >= jobs, s\n"
+	"sd = [x for x in s['devices'] if x['device'] == 'null0']\n"
+	"assert len(sd) == 1 and sd[0]['first_seq'] == 1 and sd[0]['last_seq'] == jobs, s\n"
+	"t = json.load(open(trace))\n"
+	"assert t['displayTimeUnit'] == 'ns', t.keys()\n"
+	"ev = t['traceEvents']\n"
+	"procs = [e['pid'] for e in ev if e['ph'] == 'M' and e['name'] == 'process_name'\n"
+	"         and e['args']['name'] == 'null0']\n"
+	"assert len(procs) == 1, procs\n"
+	"npid = procs[0]\n"
+	"names = [e['args']['name'] for e in ev if e['ph'] == 'M' and e['name'] == 'thread_name'\n"
+	"         and e['pid'] == npid and e['tid'] == sid]\n"
+	"assert names == ['session %d (pid %d)' % (sid, pid)], names\n"
+	"x = [e for e in ev if e['ph'] == 'X']\n"
+	"assert len(x) >= jobs and s['events'] == len(x), (len(x), s)\n"
+	"assert all(e['pid'] == npid and e['tid'] == sid and e['cat'] == 'job' for e in x)\n"
+	"order = ['queued', 'waiting', 'running', 'signalling']\n"
+	"jobs_seen = {}\n"
+	"for e in x:\n"
+	"    a = e['args']\n"
+	"    assert e['name'] in order and e['dur'] >= 0, e\n"
+	"    assert a['status'] == 0 and a['reason'] == 'none' and a['attempts'] == 1, e\n"
+	"    assert a['qos'] == 'burst' and a['opcode'] == 0 and a['seq'] == a['ticket'], e\n"
+	"    jobs_seen.setdefault(a['seq'], {})[e['name']] = e\n"
+	"assert sorted(jobs_seen) == list(range(1, jobs + 1)), sorted(jobs_seen)\n"
+	"for seq, ph in jobs_seen.items():\n"
+	"    assert 'running' in ph, (seq, ph)\n"
+	"    got = [ph[n] for n in order if n in ph]\n"
+	"    for a, b in zip(got, got[1:]):\n"
+	"        assert a['ts'] + a['dur'] <= b['ts'] + 0.0005, (seq, a, b)\n";
+
+static void test_dkctl_top_trace(void **state)
+{
+	enum { JOBS = 100 };
+	const char *dkctl = getenv("DKCTL");
+	char top[PATH_MAX + 16], trace[PATH_MAX + 16], summary[PATH_MAX + 16];
+	char sid[24], pid[24], jobs[24];
+	struct dk_client *c = NULL;
+	struct dk_device *dev = NULL;
+	struct dk_fence *out;
+	struct dk_ring *ring = NULL;
+	uint32_t out_index;
+	uint64_t point = 0;
+
+	(void)state;
+	if (!dkctl)
+		skip();
+	ts_start(&T, NULL);
+	assert_int_equal(dk_client_connect(T.rt, DEADLINE(), &c), 0);
+	assert_int_equal(dk_device_open(c, "null0", DEADLINE(), &dev), 0);
+	assert_int_equal(setup_queue(dev, 64, DK_QOS_BURST, &out, &out_index, &ring), 0);
+	assert_int_equal(run_jobs(ring, out, out_index, &point, JOBS), 0);
+
+	/* Into the runtime directory (removed with it if the test fails), out before the stop. */
+	snprintf(top, sizeof(top), "%s/top.json", T.rt);
+	snprintf(trace, sizeof(trace), "%s/trace.json", T.rt);
+	snprintf(summary, sizeof(summary), "%s/summary.json", T.rt);
+	snprintf(sid, sizeof(sid), "%" PRIu64, dk_device_grant(dev)->session_id);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(jobs, sizeof(jobs), "%d", JOBS);
+	run_tool((char *[]){(char *)dkctl, "top", "--once", "--json", "--runtime-dir", T.rt, NULL},
+		 top);
+	run_tool((char *[]){(char *)dkctl, "trace", "--out", trace, "--runtime-dir", T.rt, "--json",
+			    NULL},
+		 summary);
+	run_tool((char *[]){"python3", "-c", (char *)check_top_trace_py, top, trace, summary, sid,
+			    pid, jobs, NULL},
+		 NULL);
+	/* Only this device, and only what came after: nothing. */
+	run_tool((char *[]){(char *)dkctl, "trace", "--out", trace, "--device", "null0", "--since",
+			    jobs, "--runtime-dir", T.rt, "--json", NULL},
+		 summary);
+	run_tool((char *[]){"python3", "-c",
+			    "import json, sys\n"
+			    "s = json.load(open(sys.argv[1]))\n"
+			    "assert s['records'] == 0 and s['lost'] == 0, s\n"
+			    "t = json.load(open(sys.argv[2]))\n"
+			    "assert [e['ph'] for e in t['traceEvents']] == ['M'], t\n",
+			    summary, trace, NULL},
+		 NULL);
+	assert_int_equal(unlink(top), 0);
+	assert_int_equal(unlink(trace), 0);
+	assert_int_equal(unlink(summary), 0);
+
+	dk_fence_unref(out);
+	dk_device_close(dev);
+	dk_client_close(c);
+	ts_stop(&T);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1315,6 +1466,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_malformed_frames, teardown),
 		cmocka_unit_test_teardown(test_sigterm_leaves_nothing, teardown),
 		cmocka_unit_test_teardown(test_broker_restart, teardown),
+		cmocka_unit_test_teardown(test_dkctl_top_trace, teardown),
 	};
 	const char *filter = getenv("DK_STACK_TEST");
 
