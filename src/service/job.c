@@ -90,6 +90,14 @@ void svc_op_exit(struct dk_svc *v)
 
 void svc_retire_later(struct dk_svc *v, struct job *j)
 {
+	struct session *s = j->s;
+
+	if ((!j->validated || !v->ops->retire) && s->state == SESSION_LIVE) {
+		/* Nothing to tell the class, nothing to finalize: free it now. */
+		job_free(v, j);
+		s->n_jobs--;
+		return;
+	}
 	j->state = JOB_RETIRED;
 	list_add_tail(&v->retired, &j->link);
 }

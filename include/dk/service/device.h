@@ -197,6 +197,7 @@ struct dk_device_ops {
  * @reason (enum dk_reason, DK_REASON_NONE with status 0, e.g. DK_REASON_DEVICE_FAULT), and the
  * command's @result. The output fence is signalled (or failed) and the completion posted at
  * once; a job of a killed session is only retired (its completion was posted at the kill).
+ * The class must not use @job afterwards (a class without retire: it may be freed at once).
  * Returns 0; -EINVAL for a job that is not on the hardware (reported twice, or given before a
  * reset): nothing happens then.
  */
