@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-copy.c - the copy engine through the whole stack: dk-supervisor with dk-hwsim (the
+ * emulated board, device copy0), dk-copy (the copy class on libdk-service) and dk-null, from
+ * the default configuration with the board (dk_stack_write_config_ex(DK_STACK_COPY)).
+ *
+ * What must hold: copies and fills are byte-exact; a DMA access outside the device's windows is
+ * a device fault that changes no byte anywhere; an injected hang is detected, the guilty job
+ * fails with hang and the device works again; a lost interrupt is recovered by the watchdog; a
+ * killed client's waiters wake with client-killed while another client goes on; a job waiting
+ * on a fence of another device runs only after that fence is signalled.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <dk/dk.h>
+
+#include "broker-client.h"
+#include "stack.h"
+
+#define WAIT_NS (30 * DK_NSEC_PER_SEC)
+#define DL() dk_deadline_in(WAIT_NS)
+#define BUF (1u << 20)
+#define OP_COPY 1 /* docs/devices/copy.md: the copy class's opcodes */
+#define OP_FILL 2
+
+struct client {
+	struct dk_client *c;
+	struct dk_device *dev;
+	struct dk_ring *ring;
+	struct dk_buffer_registry *reg;
+	struct dk_buffer *src, *dst;
+	uint8_t *ps, *pd;
+	uint32_t is, id;
+};
+
+static struct dk_stack st;
+static char broker_sock[DK_RT_PATH_MAX];
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	strcpy(st.runtime_dir, "/tmp/dk-test-copy-XXXXXX");
+	assert_non_null(mkdtemp(st.runtime_dir));
+	st.made_dir = true;
+	assert_int_equal(dk_stack_write_config_ex(&st, st.runtime_dir, DK_STACK_COPY), 0);
+	assert_int_equal(dk_stack_start(&st, DL()), 0);
+	assert_int_equal(dk_runtime_path(st.runtime_dir, DK_RT_BROKER_SOCKET, broker_sock,
+					 sizeof(broker_sock)),
+			 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	int status = -1;
+
+	(void)state;
+	assert_int_equal(dk_stack_stop(&st, DL(), &status), 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return 0;
+}
+
+static void client_open(struct client *k, uint32_t qos)
+{
+	struct dk_buffer_registry_limits rl = {.max_buffer_bytes = BUF, .max_live_buffers = 4};
+	struct dk_ring_params p = {.sq_entries = 16, .cq_entries = 16, .qos = qos};
+
+	memset(k, 0, sizeof(*k));
+	assert_int_equal(dk_buffer_registry_create(&rl, &k->reg), 0);
+	assert_int_equal(dk_buffer_create(k->reg, NULL, BUF, 0, &k->src), 0);
+	assert_int_equal(dk_buffer_create(k->reg, NULL, BUF, 0, &k->dst), 0);
+	assert_int_equal(dk_buffer_map(k->src, DK_RIGHT_READ | DK_RIGHT_WRITE, (void **)&k->ps), 0);
+	assert_int_equal(dk_buffer_map(k->dst, DK_RIGHT_READ | DK_RIGHT_WRITE, (void **)&k->pd), 0);
+	for (uint32_t i = 0; i < BUF; i++)
+		k->ps[i] = (uint8_t)(i * 13 + 7);
+	assert_int_equal(dk_client_connect(st.runtime_dir, DL(), &k->c), 0);
+	assert_int_equal(dk_device_open(k->c, "copy0", DL(), &k->dev), 0);
+	assert_int_equal(dk_device_register_buffer(k->dev, k->src, DK_RIGHTS_BUFFER_RW, DL(), &k->is),
+			 0);
+	assert_int_equal(dk_device_register_buffer(k->dev, k->dst, DK_RIGHTS_BUFFER_RW, DL(), &k->id),
+			 0);
+	assert_int_equal(dk_device_create_queue(k->dev, &p, DL(), &k->ring), 0);
+}
+
+static void client_close(struct client *k)
+{
+	dk_device_close(k->dev);
+	dk_client_close(k->c);
+	dk_buffer_release(k->src);
+	dk_buffer_release(k->dst);
+	dk_buffer_registry_destroy(k->reg);
+}
+
+static struct dk_sqe *prep_copy(struct client *k, uint64_t so, uint64_t dof, uint64_t len)
+{
+	struct dk_sqe *sqe = dk_ring_get_sqe(k->ring, NULL);
+
+	assert_non_null(sqe);
+	sqe->opcode = OP_COPY;
+	sqe->n_buffers = 2;
+	sqe->buf[0] = (struct dk_sqe_buffer){k->is, DK_RIGHT_READ, so, len};
+	sqe->buf[1] = (struct dk_sqe_buffer){k->id, DK_RIGHT_WRITE, dof, len};
+	return sqe;
+}
+
+static struct dk_cqe run(struct client *k)
+{
+	struct dk_cqe cqe;
+
+	assert_true(dk_ring_submit(k->ring) > 0);
+	assert_int_equal(dk_ring_wait_cqe(k->ring, &cqe, DL()), 0);
+	return cqe;
+}
+
+static void inject(const char *fault)
+{
+	uint32_t f;
+
+	assert_int_equal(dk_hwsim_fault_parse(fault, &f), 0);
+	assert_int_equal(dk_broker_inject(broker_sock, "copy0", f, DL()), 0);
+}
+
+static void test_copy_and_fill_exact(void **state)
+{
+	struct client k;
+	struct dk_sqe *sqe;
+	struct dk_cqe cqe;
+
+	(void)state;
+	client_open(&k, DK_QOS_NORMAL);
+	prep_copy(&k, 0, 0, BUF);
+	cqe = run(&k);
+	assert_int_equal(cqe.status, 0);
+	assert_int_equal(cqe.result, BUF);
+	assert_memory_equal(k.ps, k.pd, BUF);
+
+	/* A fill of a middle range leaves its neighbours alone. */
+	sqe = dk_ring_get_sqe(k.ring, NULL);
+	sqe->opcode = OP_FILL;
+	sqe->n_buffers = 1;
+	sqe->param = 0x5a;
+	sqe->buf[0] = (struct dk_sqe_buffer){k.id, DK_RIGHT_WRITE, 4097, 12345};
+	cqe = run(&k);
+	assert_int_equal(cqe.status, 0);
+	for (uint32_t i = 0; i < BUF; i++)
+		assert_int_equal(k.pd[i], i >= 4097 && i < 4097 + 12345 ? 0x5a : k.ps[i]);
+
+	/* An unaligned copy between offsets. */
+	prep_copy(&k, 3, 70001, 65537);
+	cqe = run(&k);
+	assert_int_equal(cqe.status, 0);
+	assert_memory_equal(k.pd + 70001, k.ps + 3, 65537);
+
+	/* The class refuses what the engine must never see: an overlapping copy in one buffer,
+	 * a length over 16 MiB is impossible here, a fill byte over 255. */
+	sqe = prep_copy(&k, 0, 0, 4096);
+	sqe->buf[1].index = k.is;
+	sqe->buf[1].offset = 100;
+	cqe = run(&k);
+	assert_int_equal(cqe.status, -EINVAL);
+	assert_int_equal(cqe.reason, DK_REASON_VALIDATION);
+	client_close(&k);
+}
+
+static void test_dma_out_of_window(void **state)
+{
+	struct client k;
+	uint8_t *before_src = malloc(BUF), *before_dst = malloc(BUF);
+	struct dk_cqe cqe;
+
+	(void)state;
+	client_open(&k, DK_QOS_NORMAL);
+	memset(k.pd, 0xee, BUF);
+	memcpy(before_src, k.ps, BUF);
+	memcpy(before_dst, k.pd, BUF);
+	inject("dma-oob");
+	prep_copy(&k, 0, 0, BUF);
+	cqe = run(&k);
+	assert_int_equal(cqe.status, -EIO);
+	assert_int_equal(cqe.reason, DK_REASON_DEVICE_FAULT);
+	/* Nothing was touched: not the destination, not the source. */
+	assert_memory_equal(k.pd, before_dst, BUF);
+	assert_memory_equal(k.ps, before_src, BUF);
+	/* The engine was reset by the driver and works again. */
+	prep_copy(&k, 0, 0, BUF);
+	cqe = run(&k);
+	assert_int_equal(cqe.status, 0);
+	assert_memory_equal(k.ps, k.pd, BUF);
+	free(before_src);
+	free(before_dst);
+	client_close(&k);
+}
+
+static void test_hang_detected_and_reset(void **state)
+{
+	struct client k;
+	struct dk_cqe cqe;
+
+	(void)state;
+	client_open(&k, DK_QOS_BURST); /* the shortest time limit on the engine */
+	inject("hang");
+	prep_copy(&k, 0, 0, 4096);
+	cqe = run(&k);
+	assert_int_equal(cqe.status, -EIO);
+	assert_int_equal(cqe.reason, DK_REASON_HANG);
+	/* The watchdog reset the device: it works again. */
+	prep_copy(&k, 0, 0, BUF);
+	cqe = run(&k);
+	assert_int_equal(cqe.status, 0);
+	assert_memory_equal(k.ps, k.pd, BUF);
+	client_close(&k);
+}
+
+static void test_lost_irq_recovered(void **state)
+{
+	struct client k;
+	struct dk_cqe cqe;
+
+	(void)state;
+	client_open(&k, DK_QOS_BURST);
+	inject("lost-irq");
+	prep_copy(&k, 0, 0, BUF);
+	cqe = run(&k); /* found by the watchdog's harvest, not by an interrupt */
+	assert_int_equal(cqe.status, 0);
+	assert_memory_equal(k.ps, k.pd, BUF);
+	client_close(&k);
+}
+
+static void test_kill_client(void **state)
+{
+	struct client a, b;
+	struct dk_fence *gate;
+	uint32_t gi;
+	struct dk_sqe *sqe;
+	struct dk_cqe cqe;
+	uint32_t reason = 0;
+	uint64_t ticket;
+
+	(void)state;
+	client_open(&a, DK_QOS_NORMAL);
+	client_open(&b, DK_QOS_NORMAL);
+	/* a's job waits on a gate nobody opens. */
+	assert_int_equal(dk_fence_create(0, &gate), 0);
+	assert_int_equal(dk_device_register_fence(a.dev, gate, DK_RIGHT_WAIT | DK_RIGHT_TRANSFER,
+						  DL(), &gi),
+			 0);
+	sqe = dk_ring_get_sqe(a.ring, &ticket);
+	sqe->opcode = OP_COPY;
+	sqe->n_buffers = 2;
+	sqe->buf[0] = (struct dk_sqe_buffer){a.is, DK_RIGHT_READ, 0, 4096};
+	sqe->buf[1] = (struct dk_sqe_buffer){a.id, DK_RIGHT_WRITE, 0, 4096};
+	sqe->n_waits = 1;
+	sqe->wait[0] = (struct dk_sqe_fence){gi, 0, 1};
+	assert_int_equal(dk_ring_submit(a.ring), 1);
+	assert_int_equal(dk_broker_kill_client(broker_sock, "copy0",
+					       dk_device_grant(a.dev)->session_id, DL()),
+			 0);
+	/* a's waiter wakes: its job completed as killed, or its queue failed as killed. */
+	if (dk_ring_wait_cqe(a.ring, &cqe, DL()) == 0) {
+		assert_int_equal(cqe.reason, DK_REASON_CLIENT_KILLED);
+	} else {
+		assert_int_not_equal(dk_fence_status(dk_ring_fence(a.ring), ticket, &reason), 0);
+		assert_int_equal(reason, DK_REASON_CLIENT_KILLED);
+	}
+	assert_int_equal(dk_device_check(a.dev) == -ENODEV ||
+				 dk_device_stats(a.dev, DL(), &(struct dk_session_stats){0}) < 0,
+			 1);
+	/* b goes on. */
+	prep_copy(&b, 0, 0, BUF);
+	cqe = run(&b);
+	assert_int_equal(cqe.status, 0);
+	assert_memory_equal(b.ps, b.pd, BUF);
+	dk_fence_unref(gate);
+	client_close(&a);
+	client_close(&b);
+}
+
+static void test_input_fence_of_another_device(void **state)
+{
+	struct dk_ring_params p = {.sq_entries = 16, .cq_entries = 16, .qos = DK_QOS_NORMAL};
+	struct dk_session_stats ss;
+	struct client k;
+	struct dk_device *null0;
+	struct dk_ring *nring;
+	struct dk_fence *f;
+	uint32_t f_copy, f_null;
+	struct dk_sqe *sqe;
+	struct dk_cqe cqe;
+
+	(void)state;
+	client_open(&k, DK_QOS_NORMAL);
+	assert_int_equal(dk_device_open(k.c, "null0", DL(), &null0), 0);
+	assert_int_equal(dk_device_create_queue(null0, &p, DL(), &nring), 0);
+	/* One fence: null0 signals it, copy0 waits for it. */
+	assert_int_equal(dk_fence_create(0, &f), 0);
+	assert_int_equal(dk_device_register_fence(null0, f, DK_RIGHT_SIGNAL | DK_RIGHT_WAIT |
+						  DK_RIGHT_TRANSFER, DL(), &f_null),
+			 0);
+	assert_int_equal(dk_device_register_fence(k.dev, f, DK_RIGHT_WAIT | DK_RIGHT_TRANSFER, DL(),
+						  &f_copy),
+			 0);
+	sqe = prep_copy(&k, 0, 0, BUF);
+	sqe->n_waits = 1;
+	sqe->wait[0] = (struct dk_sqe_fence){f_copy, 0, 1};
+	assert_int_equal(dk_ring_submit(k.ring), 1);
+	/* After a request the service answered, the job has been taken: it waits, not done. */
+	assert_int_equal(dk_device_stats(k.dev, DL(), &ss), 0);
+	assert_int_equal(dk_ring_peek_cqe(k.ring, &cqe), -EAGAIN);
+	assert_int_equal(ss.inflight, 1);
+	for (uint32_t i = 0; i < BUF; i++)
+		assert_int_equal(k.pd[i], 0);
+	/* null0 runs a job that signals the fence: now the copy runs. */
+	sqe = dk_ring_get_sqe(nring, NULL);
+	sqe->opcode = DK_OP_NOP;
+	sqe->signal = (struct dk_sqe_fence){f_null, 0, 1};
+	assert_int_equal(dk_ring_submit(nring), 1);
+	assert_int_equal(dk_ring_wait_cqe(nring, &cqe, DL()), 0);
+	assert_int_equal(cqe.status, 0);
+	assert_int_equal(dk_ring_wait_cqe(k.ring, &cqe, DL()), 0);
+	assert_int_equal(cqe.status, 0);
+	assert_memory_equal(k.ps, k.pd, BUF);
+	dk_fence_unref(f);
+	dk_device_close(null0);
+	client_close(&k);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_copy_and_fill_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dma_out_of_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hang_detected_and_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_irq_recovered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_input_fence_of_another_device, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
