@@ -12,8 +12,14 @@
  *      null service with SIGKILL. Every parked waiter must wake with -ENODEV / driver-crashed
  *      (the supervisor's reaper), the supervisor restarts the service, and each client reopens
  *      the device under the new generation, registers again and runs more jobs;
- *   4. the summary table: jobs, latency percentiles, generations, wake-up reasons, restarts,
- *      audit records; then the stack stops and must leave nothing behind.
+ *   4. meanwhile M client processes open copy0, the copy engine of the emulated board
+ *      (dk-hwsim, driven by dk-copy): each registers a source and a destination buffer (the
+ *      driver maps them into the engine's DMA windows through the broker), runs copy and fill
+ *      jobs of random sizes and offsets, and checks every byte of the destination against a
+ *      model kept on the CPU after every job;
+ *   5. the summary tables: jobs, latency percentiles, generations, wake-up reasons, restarts,
+ *      bytes moved and checked, audit records; then the stack stops and must leave nothing
+ *      behind.
  * Exit status 0 only if every check passed.
  */
 #include <errno.h>
@@ -217,6 +223,147 @@ out:
 	return r.error ? 1 : 0;
 }
 
+#define COPY_BUF (4u << 20)      /* each copy client's source and destination */
+#define COPY_LEN_MAX (256u << 10) /* the largest job */
+
+struct copy_result {
+	int32_t error;
+	char failed_step[48];
+	uint64_t jobs, copies, fills, bytes, checked, mismatches;
+	uint64_t p50_ns, p99_ns;
+};
+
+static uint64_t rnd(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+/* One copy-engine client: random copies and fills, every destination byte checked. */
+static int copy_client_main(const char *rt, uint32_t index, uint32_t jobs, int wfd)
+{
+	struct dk_buffer_registry_limits rl = {.max_buffer_bytes = COPY_BUF, .max_live_buffers = 2};
+	struct dk_ring_params params = {.sq_entries = 16, .cq_entries = 16, .qos = DK_QOS_NORMAL};
+	struct copy_result r = {0};
+	struct dk_buffer_registry *reg = NULL;
+	struct dk_buffer *src = NULL, *dst = NULL;
+	struct dk_client *client = NULL;
+	struct dk_device *dev = NULL;
+	struct dk_ring *ring = NULL;
+	uint8_t *ps, *pd, *model = calloc(1, COPY_BUF);
+	uint64_t seed = 0x9e3779b97f4a7c15ull * (index + 1), *lat = calloc(jobs, sizeof(*lat));
+	uint32_t is, id;
+	int err;
+
+#define COPY_FAIL(step, e)                                                                         \
+	do {                                                                                       \
+		r.error = (e);                                                                     \
+		snprintf(r.failed_step, sizeof(r.failed_step), "%s", step);                        \
+		goto out;                                                                          \
+	} while (0)
+	if (!model || !lat)
+		COPY_FAIL("alloc", -ENOMEM);
+	err = dk_buffer_registry_create(&rl, &reg);
+	if (err == 0)
+		err = dk_buffer_create(reg, NULL, COPY_BUF, 0, &src);
+	if (err == 0)
+		err = dk_buffer_create(reg, NULL, COPY_BUF, 0, &dst);
+	if (err == 0)
+		err = dk_buffer_map(src, DK_RIGHT_READ | DK_RIGHT_WRITE, (void **)&ps);
+	if (err == 0)
+		err = dk_buffer_map(dst, DK_RIGHT_READ | DK_RIGHT_WRITE, (void **)&pd);
+	if (err < 0)
+		COPY_FAIL("buffers", err);
+	for (uint32_t i = 0; i < COPY_BUF; i++)
+		ps[i] = (uint8_t)rnd(&seed);
+	err = dk_client_connect(rt, dk_now_ns() + WAIT_NS, &client);
+	if (err == 0)
+		err = dk_device_open(client, "copy0", dk_now_ns() + WAIT_NS, &dev);
+	if (err < 0)
+		COPY_FAIL("open copy0", err);
+	err = dk_device_register_buffer(dev, src, DK_RIGHTS_BUFFER_RW, dk_now_ns() + WAIT_NS, &is);
+	if (err == 0)
+		err = dk_device_register_buffer(dev, dst, DK_RIGHTS_BUFFER_RW,
+						dk_now_ns() + WAIT_NS, &id);
+	if (err == 0)
+		err = dk_device_create_queue(dev, &params, dk_now_ns() + WAIT_NS, &ring);
+	if (err < 0)
+		COPY_FAIL("register", err);
+	for (uint32_t k = 0; k < jobs; k++) {
+		uint64_t len = 1 + rnd(&seed) % COPY_LEN_MAX, t0;
+		uint64_t so = rnd(&seed) % (COPY_BUF - len + 1), dof = rnd(&seed) % (COPY_BUF - len + 1);
+		bool fill = rnd(&seed) % 4 == 0;
+		uint8_t byte = (uint8_t)rnd(&seed);
+		struct dk_sqe *sqe = dk_ring_get_sqe(ring, NULL);
+		struct dk_cqe cqe;
+
+		if (!sqe)
+			COPY_FAIL("queue full", -EAGAIN);
+		sqe->opcode = fill ? 2 : 1; /* the copy class: COPY 1, FILL 2 (docs/devices/copy.md) */
+		sqe->user_data = k;
+		if (fill) {
+			sqe->n_buffers = 1;
+			sqe->param = byte;
+			sqe->buf[0] = (struct dk_sqe_buffer){id, DK_RIGHT_WRITE, dof, len};
+		} else {
+			sqe->n_buffers = 2;
+			sqe->buf[0] = (struct dk_sqe_buffer){is, DK_RIGHT_READ, so, len};
+			sqe->buf[1] = (struct dk_sqe_buffer){id, DK_RIGHT_WRITE, dof, len};
+		}
+		t0 = dk_now_ns();
+		dk_ring_submit(ring);
+		err = dk_ring_wait_cqe(ring, &cqe, dk_now_ns() + WAIT_NS);
+		lat[k] = dk_now_ns() - t0;
+		if (err < 0)
+			COPY_FAIL("wait", err);
+		if (cqe.status != 0 || cqe.result != len)
+			COPY_FAIL("job", cqe.status ? cqe.status : -EPROTO);
+		if (fill)
+			memset(model + dof, byte, len);
+		else
+			memcpy(model + dof, ps + so, len);
+		/* Every byte the job may have touched, and a page either side. */
+		{
+			uint64_t lo = dof > 4096 ? dof - 4096 : 0;
+			uint64_t hi = dof + len + 4096 < COPY_BUF ? dof + len + 4096 : COPY_BUF;
+
+			for (uint64_t i = lo; i < hi; i++)
+				r.mismatches += pd[i] != model[i];
+			r.checked += hi - lo;
+		}
+		r.jobs++;
+		r.bytes += len;
+		if (fill)
+			r.fills++;
+		else
+			r.copies++;
+	}
+	for (uint32_t i = 0; i < COPY_BUF; i++) /* and the whole destination at the end */
+		r.mismatches += pd[i] != model[i];
+	r.checked += COPY_BUF;
+	if (r.mismatches)
+		COPY_FAIL("bytes differ", -EIO);
+	qsort(lat, jobs, sizeof(*lat), cmp_u64);
+	r.p50_ns = lat[jobs / 2];
+	r.p99_ns = lat[(jobs * 99) / 100 < jobs ? (jobs * 99) / 100 : jobs - 1];
+#undef COPY_FAIL
+out:
+	if (write(wfd, &r, sizeof(r)) != sizeof(r))
+		r.error = -EPIPE;
+	dk_device_close(dev);
+	dk_client_close(client);
+	if (src)
+		dk_buffer_release(src);
+	if (dst)
+		dk_buffer_release(dst);
+	dk_buffer_registry_destroy(reg);
+	free(model);
+	free(lat);
+	return r.error ? 1 : 0;
+}
+
 /* Read exactly @len bytes from @fd before @deadline_ns. */
 static int read_full(int fd, void *buf, size_t len, uint64_t deadline_ns)
 {
@@ -286,12 +433,15 @@ static int count_journal(const char *rt, uint64_t *ret_audit, uint64_t *ret_cras
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: dkctl demo [--clients N] [--jobs N] [--json]\n"
+		"Usage: dkctl demo [--clients N] [--jobs N] [--copy-clients N] [--copy-jobs N]\n"
+		"                  [--json]\n"
 		"\n"
 		"Start a private stack on the emulated null device, run N clients (default 3) of\n"
 		"--jobs jobs each (default 2000), kill the null service once under load, check that\n"
 		"every waiter woke with driver-crashed and every client reopened under the new\n"
-		"generation, print a summary and stop the stack. Exit 0 only if every check passed.\n");
+		"generation; meanwhile run --copy-clients clients (default 2) of --copy-jobs random\n"
+		"copies and fills (default 300) on the copy engine of the emulated board, checking\n"
+		"every byte; print a summary and stop the stack. Exit 0 only if every check passed.\n");
 }
 
 static const char *qos_of(uint32_t i)
@@ -306,6 +456,8 @@ int dkctl_demo_run(int argc, char **argv)
 	static const struct option opts[] = {
 		{"clients", required_argument, NULL, 'c'},
 		{"jobs", required_argument, NULL, 'j'},
+		{"copy-clients", required_argument, NULL, 'C'},
+		{"copy-jobs", required_argument, NULL, 'K'},
 		{"json", no_argument, NULL, 'J'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -316,6 +468,10 @@ int dkctl_demo_run(int argc, char **argv)
 	const struct dk_service_status *null_svc;
 	int rfd[DEMO_CLIENTS_MAX], opt, err, status, failures = 0;
 	pid_t pids[DEMO_CLIENTS_MAX];
+	struct copy_result cres[DEMO_CLIENTS_MAX] = {0};
+	int crfd[DEMO_CLIENTS_MAX];
+	pid_t cpids[DEMO_CLIENTS_MAX];
+	uint64_t copy_clients = 2, copy_jobs = 300;
 	uint64_t clients = 3, jobs = 2000, v, t_kill = 0, woke_max = 0, uptime, gen_before = 0;
 	uint64_t audit = 0, crash_reports = 0, ready_ns = 0, restarts = 0;
 	char sock[DK_RT_PATH_MAX];
@@ -337,6 +493,17 @@ int dkctl_demo_run(int argc, char **argv)
 							 DEMO_JOBS_MAX);
 			jobs = v;
 			break;
+		case 'C':
+			if (dkctl_parse_u64(optarg, 0, DEMO_CLIENTS_MAX, &v) < 0)
+				return dkctl_usage_error("demo", "--copy-clients: 0..%u",
+							 DEMO_CLIENTS_MAX);
+			copy_clients = v;
+			break;
+		case 'K':
+			if (dkctl_parse_u64(optarg, 1, DEMO_JOBS_MAX, &v) < 0)
+				return dkctl_usage_error("demo", "--copy-jobs: 1..%u", DEMO_JOBS_MAX);
+			copy_jobs = v;
+			break;
 		case 'J':
 			json = true;
 			break;
@@ -354,7 +521,7 @@ int dkctl_demo_run(int argc, char **argv)
 	if (!mkdtemp(st.runtime_dir))
 		return dkctl_fail("mkdtemp", -errno);
 	st.made_dir = true;
-	err = dk_stack_write_config(&st, st.runtime_dir);
+	err = dk_stack_write_config_ex(&st, st.runtime_dir, DK_STACK_COPY);
 	if (err == 0)
 		err = dk_stack_start(&st, dk_now_ns() + WAIT_NS);
 	if (err < 0) {
@@ -362,8 +529,9 @@ int dkctl_demo_run(int argc, char **argv)
 		return dkctl_fail("starting the stack", err);
 	}
 	if (!json)
-		printf("stack up in %s; %" PRIu64 " clients x %" PRIu64 " jobs on null0\n",
-		       st.runtime_dir, clients, jobs);
+		printf("stack up in %s; %" PRIu64 " clients x %" PRIu64 " jobs on null0, %" PRIu64
+		       " clients x %" PRIu64 " jobs on copy0\n",
+		       st.runtime_dir, clients, jobs, copy_clients, copy_jobs);
 	fflush(stdout);
 
 	for (uint32_t i = 0; i < clients; i++) {
@@ -381,6 +549,21 @@ int dkctl_demo_run(int argc, char **argv)
 		}
 		close(p[1]);
 		rfd[i] = p[0];
+	}
+	for (uint32_t i = 0; i < copy_clients; i++) {
+		int p[2];
+
+		if (pipe(p) < 0) {
+			err = -errno;
+			break;
+		}
+		cpids[i] = fork();
+		if (cpids[i] == 0) {
+			close(p[0]);
+			_exit(copy_client_main(st.runtime_dir, i, (uint32_t)copy_jobs, p[1]));
+		}
+		close(p[1]);
+		crfd[i] = p[0];
 	}
 	/* Every client parked its gate job: kill the driver under them. */
 	for (uint32_t i = 0; i < clients; i++) {
@@ -415,6 +598,17 @@ int dkctl_demo_run(int argc, char **argv)
 		    res[i].gen_after <= res[i].gen_before)
 			failures += res[i].error ? 0 : 1;
 	}
+	for (uint32_t i = 0; i < copy_clients; i++) {
+		if (read_full(crfd[i], &cres[i], sizeof(cres[i]), dk_now_ns() + 10 * WAIT_NS) < 0) {
+			cres[i].error = -EPIPE;
+			snprintf(cres[i].failed_step, sizeof(cres[i].failed_step), "no result");
+		}
+		close(crfd[i]);
+		waitpid(cpids[i], &status, 0);
+		if (cres[i].error || cres[i].mismatches || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			failures++;
+	}
 	err = dk_supd_status(sock, dk_now_ns() + WAIT_NS, svc, DK_SUPD_SERVICES_MAX, &n_svc,
 			     &uptime);
 	null_svc = err == 0 ? find_service(svc, n_svc, "null") : NULL;
@@ -448,6 +642,14 @@ int dkctl_demo_run(int argc, char **argv)
 			       dk_strerror(res[i].crash_error), dk_reason_name(res[i].crash_reason),
 			       res[i].reopen_ns, res[i].error ? dk_strerror(res[i].error) : "",
 			       res[i].failed_step);
+		for (uint32_t i = 0; i < copy_clients; i++)
+			printf("{\"copy_client\":%u,\"jobs\":%" PRIu64 ",\"copies\":%" PRIu64
+			       ",\"fills\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"bytes_checked\":%" PRIu64
+			       ",\"mismatches\":%" PRIu64 ",\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
+			       ",\"error\":\"%s\",\"failed_step\":\"%s\"}\n",
+			       i, cres[i].jobs, cres[i].copies, cres[i].fills, cres[i].bytes,
+			       cres[i].checked, cres[i].mismatches, cres[i].p50_ns, cres[i].p99_ns,
+			       cres[i].error ? dk_strerror(cres[i].error) : "", cres[i].failed_step);
 		printf("{\"summary\":true,\"clients\":%" PRIu64 ",\"restarts\":%" PRIu64
 		       ",\"restart_to_ready_ns\":%" PRIu64 ",\"death_to_all_woken_ns\":%" PRIu64
 		       ",\"audit_records\":%" PRIu64 ",\"crash_reports\":%" PRIu64
@@ -472,6 +674,20 @@ int dkctl_demo_run(int argc, char **argv)
 		if (res[i].error)
 			printf("       client %u failed at %s: %s\n", i, res[i].failed_step,
 			       dk_strerror(res[i].error));
+	}
+	if (copy_clients) {
+		printf("\n%-6s %7s %7s %7s %12s %14s %10s %10s %10s\n", "copy", "jobs", "copies",
+		       "fills", "bytes", "bytes checked", "mismatch", "p50 us", "p99 us");
+		for (uint32_t i = 0; i < copy_clients; i++) {
+			printf("%-6u %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %12" PRIu64 " %14" PRIu64
+			       " %10" PRIu64 " %10.1f %10.1f\n",
+			       i, cres[i].jobs, cres[i].copies, cres[i].fills, cres[i].bytes,
+			       cres[i].checked, cres[i].mismatches, cres[i].p50_ns / 1e3,
+			       cres[i].p99_ns / 1e3);
+			if (cres[i].error)
+				printf("       copy client %u failed at %s: %s\n", i,
+				       cres[i].failed_step, dk_strerror(cres[i].error));
+		}
 	}
 	printf("\nnull service: SIGKILL under load, restarted %" PRIu64 " time(s); restart to ready"
 	       " %.2f ms; death to every waiter woken %.2f ms\n",
