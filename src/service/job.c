@@ -481,8 +481,9 @@ static void job_admit(struct dk_svc *v, struct job *j, uint64_t now)
 		svc_retire_later(v, j);
 		return;
 	}
-	j->pub.deadline_ns = sqe->deadline_ns ? sqe->deadline_ns
-					      : j->pub.t_submitted_ns + svc_time_limit(v, j->pub.qos);
+	j->pub.deadline_ns = sqe->deadline_ns
+				 ? sqe->deadline_ns
+				 : j->pub.t_submitted_ns + svc_time_limit(v, j->pub.qos);
 	if (sqe->deadline_ns && now > sqe->deadline_ns) {
 		svc_post(v, j, -ETIMEDOUT, DK_REASON_DEADLINE, 0, now);
 		svc_retire_later(v, j);

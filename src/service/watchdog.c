@@ -112,8 +112,9 @@ void svc_reset(struct dk_svc *v, uint32_t reason)
 		} else {
 			failed++;
 			j->state = JOB_NEW;
-			svc_post(v, j, -EIO, err == 0 ? DK_REASON_DEVICE_RESET : DK_REASON_DEVICE_FAULT,
-				 0, now);
+			svc_post(v, j, -EIO,
+				 err == 0 ? DK_REASON_DEVICE_RESET : DK_REASON_DEVICE_FAULT, 0,
+				 now);
 			svc_retire_later(v, j);
 		}
 	}
