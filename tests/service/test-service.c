@@ -813,6 +813,60 @@ static void test_kill_session(void **state)
 	stop();
 }
 
+/* ---- 8b. a kill takes the session's jobs out of the scheduler ---- */
+
+static void test_kill_ready(void **state)
+{
+	enum { JOBS = 8 };
+	struct dk_device *g, *victim, *other;
+	struct dk_ring *gr, *vr, *or;
+	struct dk_fence *gf;
+	struct dk_cqe c;
+	uint64_t id;
+
+	(void)state;
+	start(1, LONG_LIMITS, "resubmit", NULL, NULL);
+	g = gate(&gf, &gr);
+	victim = open_session(JOBS);
+	other = open_session(JOBS);
+	id = session_id(victim);
+	vr = queue(victim, JOBS, DK_QOS_BURST);
+	or = queue(other, JOBS, DK_QOS_BURST);
+	/* Both sessions' jobs wait for the one slot the gate holds. */
+	for (int i = 0; i < JOBS; i++) {
+		job(vr, TD_OP_NOP, 0, (uint64_t)i);
+		job(or, TD_OP_NOP, 0, (uint64_t)i);
+	}
+	submit(vr, JOBS);
+	submit(or, JOBS);
+	assert_int_equal(stats(victim).inflight, JOBS);
+	assert_int_equal(stats(other).inflight, JOBS);
+
+	assert_int_equal(kill_session(id, DK_REASON_CLIENT_KILLED), 0);
+	expect_session_end(id);
+	for (int i = 0; i < JOBS; i++) {
+		c = cqe(vr);
+		assert_int_equal(c.status, -ECANCELED);
+		assert_int_equal(c.reason, DK_REASON_CLIENT_KILLED);
+	}
+	assert_int_equal(dk_ring_wait_cqe(vr, &c, DEADLINE()), -ECANCELED);
+
+	/* The other session's jobs run once the slot is free, none of the victim's. */
+	open_gate(gf, gr);
+	for (int i = 0; i < JOBS; i++) {
+		c = cqe(or);
+		assert_int_equal(c.status, 0);
+		assert_int_equal(TD_RESULT_ATTEMPTS(c.result), 1);
+	}
+	assert_int_equal(svc_stat(or, TD_STAT_SESSIONS), 2);
+	assert_int_equal(svc_stat(or, TD_STAT_KILLS), 1);
+	dk_device_close(victim);
+	close_session(other);
+	close_session(g);
+	dk_fence_unref(gf);
+	stop();
+}
+
 /* ---- 9. the kill threshold: too many validation failures ---- */
 
 static void test_kill_threshold(void **state)
@@ -1113,6 +1167,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_hang_fail, teardown),
 		cmocka_unit_test_teardown(test_lost_irq, teardown),
 		cmocka_unit_test_teardown(test_kill_session, teardown),
+		cmocka_unit_test_teardown(test_kill_ready, teardown),
 		cmocka_unit_test_teardown(test_kill_threshold, teardown),
 		cmocka_unit_test_teardown(test_stats_and_trace, teardown),
 		cmocka_unit_test_teardown(test_stats_pending, teardown),
