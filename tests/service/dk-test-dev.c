@@ -50,9 +50,10 @@ struct testdev {
 	struct dk_waitset *ws; /* the engine's */
 	uint64_t next_gen;
 	uint32_t n_slots;
+	uint32_t real_slots; /* past these, submit says -EBUSY */
 	struct tslot slots[TD_SLOTS_MAX];
 	uint64_t exec_seq;
-	uint64_t next_cookie, removed, bad_removals, resets, retired;
+	uint64_t next_cookie, removed, bad_removals, resets, retired, busy;
 };
 
 static const struct dk_device_ops testdev_ops;
@@ -161,6 +162,7 @@ static int td_probe(struct dk_svc *svc, const struct dk_device_hw *hw,
 	dk_svc_device_init(&td->base, &testdev_ops, svc);
 	td->n_slots = (uint32_t)env_u32(TD_ENV_SLOTS, 1, 1, TD_SLOTS_MAX);
 	td->base.caps.hw_slots = td->n_slots;
+	td->real_slots = (uint32_t)env_u32(TD_ENV_REAL_SLOTS, td->n_slots, 1, td->n_slots);
 	td->base.caps.reset_policy = reset && !strcmp(reset, "fail") ? DK_RESET_FAIL
 								     : DK_RESET_RESUBMIT_ONCE;
 	if (limits) {
@@ -310,6 +312,8 @@ static uint64_t stat(struct testdev *td, uint32_t which)
 		return st.fence_wakeups;
 	case TD_STAT_RETIRED:
 		return td->retired;
+	case TD_STAT_BUSY:
+		return td->busy;
 	default:
 		return 0;
 	}
@@ -330,10 +334,13 @@ static int td_submit(struct dk_svc_device *dev, struct dk_svc_job *job)
 		return dk_svc_job_done(dev->svc, job, 0, DK_REASON_NONE, value);
 	}
 	pthread_mutex_lock(&td->lock);
-	for (uint32_t i = 0; i < td->n_slots && !s; i++)
-		if (!td->slots[i].used)
+	for (uint32_t i = 0, used = 0; i < td->n_slots && !s; i++) {
+		used += td->slots[i].used;
+		if (!td->slots[i].used && used < td->real_slots)
 			s = &td->slots[i];
+	}
 	if (!s) {
+		td->busy++;
 		pthread_mutex_unlock(&td->lock);
 		return -EBUSY;
 	}

@@ -40,8 +40,9 @@ enum td_stat {
 	TD_STAT_TRACE = 12,       /* trace records readable (dk_svc_trace_read()) */
 	TD_STAT_FENCE_WAKEUPS = 13,
 	TD_STAT_RETIRED = 14,     /* retire calls */
+	TD_STAT_BUSY = 15,        /* submits answered -EBUSY */
 };
-#define TD_STAT_COUNT 15u
+#define TD_STAT_COUNT 16u
 
 #define TD_RESULT_SEQ(r) ((r) & 0xffffffffu)
 #define TD_RESULT_ATTEMPTS(r) ((r) >> 32)
@@ -50,6 +51,8 @@ enum td_stat {
 #define TD_ENV_SLOTS "DK_TESTDEV_SLOTS"   /* hardware slots, 1..64 (default 1) */
 #define TD_ENV_LIMITS "DK_TESTDEV_LIMITS" /* "frugal,normal,burst" time limits in ms */
 #define TD_ENV_RESET "DK_TESTDEV_RESET"   /* "resubmit" (default) or "fail" */
+/* Slots the hardware really has (default: all it declares); past them submit says -EBUSY. */
+#define TD_ENV_REAL_SLOTS "DK_TESTDEV_REAL_SLOTS"
 #define TD_SLOTS_MAX 64u
 
 #endif /* DK_TEST_DEV_H */

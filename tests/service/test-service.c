@@ -59,6 +59,8 @@ static struct {
 /* ---- the service process ---- */
 
 /* Start dk-test-dev with @slots hardware slots, @limits, @reset policy and extra @arg. */
+static uint32_t real_slots; /* for the next start(): 0, or fewer than it declares */
+
 static void start(uint32_t slots, const char *limits, const char *reset, const char *arg,
 		  const char *env_threshold)
 {
@@ -91,6 +93,12 @@ static void start(uint32_t slots, const char *limits, const char *reset, const c
 		setenv(TD_ENV_SLOTS, n_slots, 1);
 		setenv(TD_ENV_LIMITS, limits, 1);
 		setenv(TD_ENV_RESET, reset, 1);
+		if (real_slots) {
+			snprintf(n_slots, sizeof(n_slots), "%u", real_slots);
+			setenv(TD_ENV_REAL_SLOTS, n_slots, 1);
+		} else {
+			unsetenv(TD_ENV_REAL_SLOTS);
+		}
 		if (env_threshold)
 			setenv(DK_ENV_KILL_THRESHOLD, env_threshold, 1);
 		else
@@ -508,6 +516,47 @@ static void test_edf(void **state)
 	close_session(dev);
 	close_session(g);
 	dk_fence_unref(gf);
+	stop();
+}
+
+/* ---- 3b. a device that says -EBUSY: jobs wait in front, nothing is lost ---- */
+
+static void test_busy(void **state)
+{
+	enum { N = 5 };
+	struct dk_device *dev;
+	struct dk_fence *h;
+	struct dk_ring *r;
+	uint64_t seq[N];
+	uint32_t hi;
+
+	(void)state;
+	real_slots = 1; /* declares 4, takes 1 */
+	start(4, LONG_LIMITS, "resubmit", NULL, NULL);
+	real_slots = 0;
+	dev = open_session(16);
+	h = fence(dev, FENCE_IN, &hi);
+	r = queue(dev, 8, DK_QOS_BURST);
+	hold(r, hi, 1, 0);
+	for (uint64_t i = 1; i < N; i++)
+		job(r, TD_OP_NOP, 0, i);
+	submit(r, N);
+	assert_int_equal(stats(dev).inflight, N);
+	assert_int_equal(dk_fence_signal(h, 1), 0);
+	for (int i = 0; i < N; i++) {
+		struct dk_cqe c = cqe(r);
+
+		assert_int_equal(c.status, 0);
+		/* A refused submit is not an attempt. */
+		assert_int_equal(TD_RESULT_ATTEMPTS(c.result), 1);
+		seq[c.user_data] = TD_RESULT_SEQ(c.result);
+	}
+	/* One at a time, in the order they were taken; each refused once, none lost. */
+	for (int i = 1; i < N; i++)
+		assert_int_equal(seq[i], seq[i - 1] + 1);
+	assert_int_equal(svc_stat(r, TD_STAT_BUSY), N - 1);
+	close_session(dev);
+	dk_fence_unref(h);
 	stop();
 }
 
@@ -1162,6 +1211,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_fairness, teardown),
 		cmocka_unit_test_teardown(test_qos_no_starvation, teardown),
 		cmocka_unit_test_teardown(test_edf, teardown),
+		cmocka_unit_test_teardown(test_busy, teardown),
 		cmocka_unit_test_teardown(test_foreign_input_fence, teardown),
 		cmocka_unit_test_teardown(test_hang_resubmit, teardown),
 		cmocka_unit_test_teardown(test_hang_fail, teardown),
