@@ -14,7 +14,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -231,7 +230,6 @@ static void unpark(struct dk_svc *v, struct job *j)
 
 	if (w && --w->n_jobs == 0) {
 		epoll_ctl(v->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-		close(w->fd);
 		w->fd = -1;
 		dk_fence_poll_end(w->fence);
 	} else if (!w) {
@@ -336,14 +334,15 @@ static struct fwatch *watch(struct dk_svc *v, struct session *s, uint32_t index,
 		w->n_jobs++;
 		return w;
 	}
-	w->fd = fcntl(dk_fence_poll_fd(f), F_DUPFD_CLOEXEC, 0);
-	if (w->fd < 0)
-		return NULL;
+	/*
+	 * The fence's own descriptor: the fence stays registered (and its descriptor open) while a
+	 * job waits on it, and the watch ends before the job does.
+	 */
+	w->fd = dk_fence_poll_fd(f);
 	/* Announce the poller before the re-check the caller makes (dk/fence.h). */
 	dk_fence_poll_begin(f);
 	if (epoll_ctl(v->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0) {
 		dk_fence_poll_end(f);
-		close(w->fd);
 		w->fd = -1;
 		return NULL;
 	}

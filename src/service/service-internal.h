@@ -123,7 +123,7 @@ static inline struct job *job_of(const struct dk_svc_job *pub)
 /* A registered fence with a poll descriptor in the epoll set, for the jobs parked on it. */
 struct fwatch {
 	struct dk_fence *fence; /* the session's (registered while jobs wait) */
-	int fd;                 /* a duplicate of its poll fd, -1 when unused */
+	int fd;                 /* its poll fd (the fence's) while watched, else -1 */
 	uint32_t n_jobs;
 };
 
