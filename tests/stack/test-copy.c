@@ -97,8 +97,10 @@ static void client_close(struct client *k)
 {
 	dk_device_close(k->dev);
 	dk_client_close(k->c);
-	dk_buffer_release(k->src);
-	dk_buffer_release(k->dst);
+	assert_int_equal(dk_buffer_unmap(k->src, k->ps), 0);
+	assert_int_equal(dk_buffer_unmap(k->dst, k->pd), 0);
+	assert_int_equal(dk_buffer_release(k->src), 0);
+	assert_int_equal(dk_buffer_release(k->dst), 0);
 	dk_buffer_registry_destroy(k->reg);
 }
 

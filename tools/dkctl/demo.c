@@ -252,7 +252,7 @@ static int copy_client_main(const char *rt, uint32_t index, uint32_t jobs, int w
 	struct dk_client *client = NULL;
 	struct dk_device *dev = NULL;
 	struct dk_ring *ring = NULL;
-	uint8_t *ps, *pd, *model = calloc(1, COPY_BUF);
+	uint8_t *ps = NULL, *pd = NULL, *model = calloc(1, COPY_BUF);
 	uint64_t seed = 0x9e3779b97f4a7c15ull * (index + 1), *lat = calloc(jobs, sizeof(*lat));
 	uint32_t is, id;
 	int err;
@@ -354,6 +354,10 @@ out:
 		r.error = -EPIPE;
 	dk_device_close(dev);
 	dk_client_close(client);
+	if (src && ps)
+		dk_buffer_unmap(src, ps);
+	if (dst && pd)
+		dk_buffer_unmap(dst, pd);
 	if (src)
 		dk_buffer_release(src);
 	if (dst)
