@@ -22,6 +22,7 @@
 
 #include <dk/hwsim.h>
 
+#include "sandbox.h"
 #include "service-internal.h"
 
 static void futex_wake_all(_Atomic uint32_t *addr)
@@ -111,6 +112,9 @@ static int probe(struct dk_svc *v, const struct dk_device_hw *hw)
 		return err;
 	}
 	v->dev = dev;
+	for (uint32_t q = 0; q < QOS_N; q++)
+		v->limit_ns[q] = dev->caps.time_limit_ns[q] ? dev->caps.time_limit_ns[q]
+							  : DK_SVC_TIME_LIMIT_DEFAULT_NS;
 	svc_log(v, DK_LOG_INFO, "service.probe",
 		"device=%s model=%s hw_slots=%u reset_policy=%s", v->device,
 		hw ? hw->model : "none", dev->caps.hw_slots,
@@ -523,6 +527,8 @@ int dk_svc_main(const struct dk_device_ops *ops, int argc, char **argv)
 	env_u64(DK_ENV_GENERATION, &v.generation);
 	for (uint32_t i = 0; i < DK_SERVICE_SESSIONS_MAX; i++)
 		v.sessions[i].fd = -1;
+	for (uint32_t q = 0; q < QOS_N; q++)
+		v.limit_ns[q] = DK_SVC_TIME_LIMIT_DEFAULT_NS;
 	svc_jobs_init(&v);
 	err = dk_buffer_registry_create(&rl, &v.registry);
 	if (err < 0) {
@@ -563,6 +569,19 @@ int dk_svc_main(const struct dk_device_ops *ops, int argc, char **argv)
 	svc_log(&v, DK_LOG_INFO, "service.start",
 		"device=%s class=%s generation=%" PRIu64 " kill_threshold=%u", v.device,
 		ops->class_name, v.generation, v.kill_threshold);
+	/*
+	 * From here on the service runs confined (docs/sandbox.md): no new programs, no
+	 * executable memory, no file opened for writing, no new sockets, no other process
+	 * touched. Read-only opens stay allowed because libdk reopens memfds through
+	 * /proc/self/fd for read-only exports; Landlock, where the kernel has it, still refuses
+	 * every path. A violation ends the process with SIGSYS: the supervisor journals the
+	 * crash (signal=31) and restarts the service.
+	 */
+	err = dk_sandbox_enter(DK_SANDBOX_ALLOW_OPEN_RDONLY);
+	if (err < 0) {
+		fprintf(stderr, "%s: sandbox: %s\n", ops->class_name, dk_strerror(err));
+		return 1;
+	}
 	dk_child_ready(dk_now_ns() + CTL_DEADLINE_NS);
 	serve(&v);
 
