@@ -436,13 +436,6 @@ void svc_parked_recheck(struct dk_svc *v, uint64_t now, uint64_t *ret_next_deadl
 
 /* ---- taking jobs ---- */
 
-uint64_t svc_time_limit(const struct dk_svc *v, uint32_t qos)
-{
-	uint64_t t = v->dev && qos < QOS_N ? v->dev->caps.time_limit_ns[qos] : 0;
-
-	return t ? t : DK_SVC_TIME_LIMIT_DEFAULT_NS;
-}
-
 /* The class's validate, or the default: DK_OP_NOP with param 0 only. */
 static int validate(struct dk_svc *v, struct job *j)
 {

@@ -216,6 +216,7 @@ struct dk_svc {
 	uint32_t in_op;         /* inside a device op: retirement waits */
 	uint64_t timer_ns;      /* the watchdog timer's expiry, 0 when disarmed */
 	uint64_t now_hint;      /* during a dispatch: its clock reading, for completions */
+	uint64_t limit_ns[QOS_N]; /* the time limits of the QoS classes (caps, or the default) */
 	uint32_t n_kill_pending;
 
 	struct dk_svc_stats st;
@@ -232,6 +233,12 @@ struct dk_svc {
 	struct dk_msg msg;
 	struct dk_msg dma_msg;
 };
+
+/* The time limit of a job of class @qos on the hardware. */
+static inline uint64_t svc_time_limit(const struct dk_svc *v, uint32_t qos)
+{
+	return v->limit_ns[qos < QOS_N ? qos : 0];
+}
 
 /* stats.c */
 void svc_log(struct dk_svc *v, enum dk_log_severity sev, const char *scope, const char *fmt, ...)
@@ -254,7 +261,6 @@ void svc_retire_all(struct dk_svc *v);
 void svc_violation(struct dk_svc *v, struct session *s);
 void svc_op_enter(struct dk_svc *v);
 void svc_op_exit(struct dk_svc *v);
-uint64_t svc_time_limit(const struct dk_svc *v, uint32_t qos);
 
 /* sched.c */
 int sclass_reserve(struct sclass *c, uint32_t n);
