@@ -92,6 +92,14 @@ struct bench_figure;
 typedef int (*bench_custom_fn)(const struct bench_figure *fig, const struct bench_opts *opts,
 			       FILE *out);
 
+/*
+ * What a figure adds to its output from what its repetitions kept (P6: CPU per process, P9:
+ * each client's count): JSON members, each written with a leading ", " (bench_json_*(), placed
+ * before "error"), or, when !@json, indented lines of text. Called once, after the figure ran
+ * (also after a failure: print what was measured).
+ */
+typedef void (*bench_notes_fn)(FILE *out, bool json);
+
 struct bench_figure {
 	const char *id;   /* "P4" */
 	const char *name; /* what is measured, one line */
@@ -105,6 +113,7 @@ struct bench_figure {
 	bench_pair_fn run_pair;       /* instead of run_rep and baseline->run_rep, optional */
 	const struct bench_extra *extra; /* optional */
 	bench_custom_fn run_custom;   /* instead of the harness, optional */
+	bench_notes_fn notes;         /* extra output, optional */
 };
 
 /* The figures, in the order they run (figures.c). */
@@ -121,7 +130,51 @@ extern const struct bench_baseline bench_baseline_uring_nop32;
 extern const struct bench_baseline bench_baseline_small_buffer_job;
 extern const struct bench_baseline bench_baseline_rss_warmup;
 extern const struct bench_baseline bench_baseline_qos_frugal;
+extern const struct bench_baseline bench_baseline_one_core;   /* P6, idle.c */
+extern const struct bench_baseline bench_baseline_each_other; /* P9, fairness.c */
 extern const struct bench_extra bench_extra_socket_64mib;
+
+/*
+ * Where the queue of a ring figure's repetition lives (ring.c): a forked null service
+ * (nullsvc.h), null0 of the real stack, or copy0 of the real stack (stackbench.h; its jobs are
+ * COPYs of @copy_len bytes between two registered buffers of BENCH_COPY_BUF_BYTES, checked
+ * byte for byte once when the queue opens: bench_copy_check()).
+ */
+enum bench_queue_kind {
+	BENCH_QUEUE_NULLSVC,
+	BENCH_QUEUE_STACK_NULL,
+	BENCH_QUEUE_STACK_COPY,
+};
+
+struct bench_queue {
+	enum bench_queue_kind kind;
+	uint64_t copy_len; /* BENCH_QUEUE_STACK_COPY: divides BENCH_COPY_BUF_BYTES */
+};
+
+#define BENCH_COPY_BUF_BYTES (64u * 1024u)
+
+extern const struct bench_queue bench_queue_nullsvc;
+extern const struct bench_queue bench_queue_stack_null;
+
+/*
+ * bench_roundtrip_rep - one repetition of a round-trip figure (P1, P1-idle, P2, P1-stack,
+ * P2-stack, P1-copy): a ring of QoS @qos on @what, @gap_ns of busy-waiting before each job.
+ */
+int bench_roundtrip_rep(const struct bench_opts *opts, uint32_t qos, uint64_t gap_ns,
+			const struct bench_queue *what, struct bench_samples *samples,
+			struct bench_error *error);
+
+/* bench_batch_rep - one repetition of a batch-32 throughput figure (P3, P3-stack, P3-copy). */
+int bench_batch_rep(const struct bench_opts *opts, const struct bench_queue *what,
+		    struct bench_samples *samples, struct bench_error *error);
+
+struct stackbench_client;
+
+/*
+ * bench_copy_check - one COPY of @len bytes of a pattern through the client's queue (copyeng.c),
+ * checked byte for byte: the copy figures measure copies that happen. Returns 0 or -errno.
+ */
+int bench_copy_check(struct stackbench_client *client, uint64_t len, struct bench_error *error);
 
 /* DriverKit measurements, one per figure. */
 int bench_p1_roundtrip_normal(const struct bench_opts *opts, struct bench_samples *samples,
@@ -147,6 +200,22 @@ int bench_p5_small_buffer_job(const struct bench_opts *opts, struct bench_sample
 int bench_p7_service_rss(const struct bench_opts *opts, struct bench_samples *dk_samples,
 			 struct bench_samples *base_samples, struct bench_error *error);
 int bench_p8_qos(const struct bench_figure *fig, const struct bench_opts *opts, FILE *out);
+int bench_p1_copy(const struct bench_opts *opts, struct bench_samples *samples,
+		  struct bench_error *error);
+int bench_p3_copy(const struct bench_opts *opts, struct bench_samples *samples,
+		  struct bench_error *error);
+int bench_p6_stack_idle(const struct bench_opts *opts, struct bench_samples *dk_samples,
+			struct bench_samples *base_samples, struct bench_error *error);
+void bench_p6_notes(FILE *out, bool json);
+int bench_p9_fairness_null(const struct bench_opts *opts, struct bench_samples *dk_samples,
+			   struct bench_samples *base_samples, struct bench_error *error);
+int bench_p9_fairness_copy(const struct bench_opts *opts, struct bench_samples *dk_samples,
+			   struct bench_samples *base_samples, struct bench_error *error);
+int bench_p9_fairness_burst(const struct bench_opts *opts, struct bench_samples *dk_samples,
+			    struct bench_samples *base_samples, struct bench_error *error);
+void bench_p9_null_notes(FILE *out, bool json);
+void bench_p9_burst_notes(FILE *out, bool json);
+void bench_p9_copy_notes(FILE *out, bool json);
 
 /*
  * The gap of P1-idle: long enough that the service has given up its Normal QoS spin (20 us) and

@@ -81,6 +81,29 @@ const struct bench_figure bench_figures[] = {
 		.run_rep = bench_p3_stack,
 	},
 	{
+		.id = "P1-copy",
+		.name = "4 KiB COPY round trip through dk-copy on the dk-hwsim engine (one more process "
+			"than P1), Normal QoS; P1's goal, set for the null device",
+		.unit = "us",
+		.baseline = &bench_baseline_futex_roundtrip,
+		.goal_kind = BENCH_GOAL_AT_MOST,
+		.goal = 1.3,
+		.default_iters = 20000,
+		.run_rep = bench_p1_copy,
+	},
+	{
+		.id = "P3-copy",
+		.name = "batch-32 throughput of 64 B COPYs through dk-copy on the dk-hwsim engine, "
+			"Burst; P3's goal, set for NOPs",
+		.unit = "Mops/s",
+		.baseline = &bench_baseline_uring_nop32,
+		.goal_kind = BENCH_GOAL_AT_LEAST,
+		.goal = 1.5,
+		.default_iters = 200, /* windows of 1024 entries */
+		.quick_iters = 20,
+		.run_rep = bench_p3_copy,
+	},
+	{
 		.id = "P4",
 		.name = "fence signal -> waiter wakes, other process",
 		.unit = "us",
@@ -100,6 +123,19 @@ const struct bench_figure bench_figures[] = {
 		.default_iters = 20000,
 		.run_rep = bench_p5_big_buffer_job,
 		.extra = &bench_extra_socket_64mib,
+	},
+	{
+		.id = "P6",
+		.name = "whole stack idle, no clients (supervisor, logd, policyd, hwsim, broker, null, "
+			"copy): CPU time over the window, ms",
+		.unit = "ms",
+		.baseline = &bench_baseline_one_core,
+		.goal_kind = BENCH_GOAL_AT_MOST,
+		.goal = 0.005, /* < 0.5% of one core */
+		.default_iters = 10000, /* the window, ms */
+		.quick_iters = 1000,
+		.run_pair = bench_p6_stack_idle,
+		.notes = bench_p6_notes,
 	},
 	{
 		.id = "P7",
@@ -122,6 +158,44 @@ const struct bench_figure bench_figures[] = {
 		.default_iters = 10000, /* jobs per class: 5 s at 2000 jobs/s */
 		.quick_iters = 1000,
 		.run_custom = bench_p8_qos,
+	},
+	{
+		.id = "P9",
+		.name = "fairness: two equal Normal clients saturating null0, completions of the "
+			"slower / the faster",
+		.unit = "jobs",
+		.baseline = &bench_baseline_each_other,
+		.goal_kind = BENCH_GOAL_AT_LEAST,
+		.goal = 0.9,
+		.default_iters = 1000000, /* completions counted per repetition, both clients */
+		.quick_iters = 200000,
+		.run_pair = bench_p9_fairness_null,
+		.notes = bench_p9_null_notes,
+	},
+	{
+		.id = "P9-burst",
+		.name = "P9 with two Burst clients (polling their CQs)",
+		.unit = "jobs",
+		.baseline = &bench_baseline_each_other,
+		.goal_kind = BENCH_GOAL_AT_LEAST,
+		.goal = 0.9,
+		.default_iters = 1000000,
+		.quick_iters = 200000,
+		.run_pair = bench_p9_fairness_burst,
+		.notes = bench_p9_burst_notes,
+	},
+	{
+		.id = "P9-copy",
+		.name = "fairness: two equal Normal clients saturating copy0 with 4 KiB COPYs, "
+			"completions of the slower / the faster",
+		.unit = "jobs",
+		.baseline = &bench_baseline_each_other,
+		.goal_kind = BENCH_GOAL_AT_LEAST,
+		.goal = 0.9,
+		.default_iters = 50000,
+		.quick_iters = 4000,
+		.run_pair = bench_p9_fairness_copy,
+		.notes = bench_p9_copy_notes,
 	},
 };
 

@@ -60,5 +60,8 @@ void bench_json_number(FILE *out, const char *key, bool valid, double v);
 void bench_json_bool(FILE *out, const char *key, bool v);
 void bench_json_uint(FILE *out, const char *key, unsigned long long v);
 void bench_json_array(FILE *out, const char *key, const double *v, unsigned int n);
+/* An object of @n numbers, one per name: "key": {"name": v, ...}. */
+void bench_json_named_numbers(FILE *out, const char *key, const char *const *names,
+			      const double *v, unsigned int n);
 
 #endif /* DK_BENCH_HARNESS_H */

@@ -5,9 +5,12 @@
  * JSON fields: id, name, unit, median, p99, min, max, baseline, baseline_median, baseline_p99,
  * ratio, goal, pass, iters, reps, reps_done, quick, pinned, rep_medians,
  * baseline_rep_medians, error; a figure with an extra reference (P5) adds its two fields
- * before error. Numbers not measured (after an error) are null. For a throughput figure
- * (higher is better) "p99" is the tail on the slow side: the 1st percentile of the samples.
+ * before error, then a figure with notes (P6, P9) its own members. Numbers not measured (after
+ * an error) are null. Numbers have three decimals, or three significant digits below 0.1. For a
+ * throughput figure (higher is better) "p99" is the tail on the slow side: the 1st percentile
+ * of the samples.
  */
+#include <math.h>
 #include <stdio.h>
 
 #include "harness.h"
@@ -55,11 +58,20 @@ void bench_json_string(FILE *out, const char *key, const char *value)
 		fputs("null", out);
 }
 
+/* Three decimals; three significant digits below 0.1 (P6's fraction of a core is ~0.001). */
+static void json_value(FILE *out, double v)
+{
+	if (v != 0 && fabs(v) < 0.1)
+		fprintf(out, "%.3g", v);
+	else
+		fprintf(out, "%.3f", v);
+}
+
 void bench_json_number(FILE *out, const char *key, bool valid, double v)
 {
 	json_key(out, key);
 	if (valid)
-		fprintf(out, "%.3f", v);
+		json_value(out, v);
 	else
 		fputs("null", out);
 }
@@ -82,9 +94,29 @@ void bench_json_array(FILE *out, const char *key, const double *v, unsigned int 
 
 	json_key(out, key);
 	fputc('[', out);
-	for (i = 0; i < n; i++)
-		fprintf(out, "%s%.3f", i ? ", " : "", v[i]);
+	for (i = 0; i < n; i++) {
+		if (i)
+			fputs(", ", out);
+		json_value(out, v[i]);
+	}
 	fputc(']', out);
+}
+
+void bench_json_named_numbers(FILE *out, const char *key, const char *const *names,
+			      const double *v, unsigned int n)
+{
+	unsigned int i;
+
+	json_key(out, key);
+	fputc('{', out);
+	for (i = 0; i < n; i++) {
+		if (i)
+			fputs(", ", out);
+		json_raw_string(out, names[i]);
+		fputs(": ", out);
+		json_value(out, v[i]);
+	}
+	fputc('}', out);
 }
 
 static const char *goal_op(const struct bench_figure *fig)
@@ -131,6 +163,8 @@ void bench_print_json(FILE *out, const struct bench_result *res)
 		bench_json_number(out, fig->extra->ratio_field, res->have_extra_ratio,
 				  res->extra_ratio);
 	}
+	if (fig->notes)
+		fig->notes(out, true);
 	if (res->ret < 0)
 		bench_json_string(out, "error", res->error.msg[0] ? res->error.msg : "failed");
 	else
@@ -166,14 +200,17 @@ void bench_print_text(FILE *out, const struct bench_result *res)
 	if (fig->extra)
 		text_side(out, fig->extra->name, fig, &res->extra);
 	if (res->have_ratio)
-		fprintf(out, "    ratio %.3f, goal %s %g: %s\n", res->ratio, goal_op(fig),
-			fig->goal, res->pass ? "PASS" : "FAIL");
+		fprintf(out, res->ratio < 0.1 ? "    ratio %.3g, goal %s %g: %s\n"
+					      : "    ratio %.3f, goal %s %g: %s\n",
+			res->ratio, goal_op(fig), fig->goal, res->pass ? "PASS" : "FAIL");
 	else if (fig->goal_kind == BENCH_GOAL_VALUE_AT_MOST && res->dk.have_summary)
 		fprintf(out, "    median %.3f %s, goal <= %g %s: %s\n", res->dk.summary.median,
 			fig->unit, fig->goal, fig->unit, res->pass ? "PASS" : "FAIL");
 	if (fig->extra && res->have_extra_ratio)
 		fprintf(out, "    %s %.1f (goal >= %g)\n", fig->extra->ratio_field,
 			res->extra_ratio, fig->extra->goal);
+	if (fig->notes)
+		fig->notes(out, false);
 	if (res->ret < 0)
 		fprintf(out, "    ERROR: %s\n", res->error.msg[0] ? res->error.msg : "failed");
 	fputc('\n', out);

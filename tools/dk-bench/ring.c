@@ -17,6 +17,11 @@
  * when there is none. The service takes up to 64 entries per dk_ring_consume(), completes each
  * and publishes once per pass. One sample: the throughput over a window of P3_WINDOW
  * completions, in millions of entries per second.
+ *
+ * The same loops run on three kinds of queue (struct bench_queue): the forked null service
+ * (P1, P1-idle, P2, P3), null0 of the real stack (P1-stack, P2-stack, P3-stack), and copy0 of
+ * the real stack, whose jobs are COPYs between two registered buffers instead of NOPs (P1-copy,
+ * P3-copy; copyeng.c).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -36,42 +41,79 @@
 #define P3_SQ_ENTRIES 512u
 #define P3_CQ_ENTRIES 1024u /* room for the service to run ahead while the client reaps */
 
-/* The queue of one repetition: a forked null service, or null0 of the real stack. */
+const struct bench_queue bench_queue_nullsvc = {.kind = BENCH_QUEUE_NULLSVC};
+const struct bench_queue bench_queue_stack_null = {.kind = BENCH_QUEUE_STACK_NULL};
+
+/* The queue of one repetition: a forked null service, or null0 or copy0 of the real stack. */
 struct rep_queue {
-	bool stack;
+	enum bench_queue_kind kind;
 	struct nullsvc_client c;
 	struct stackbench_client s;
 	struct dk_ring *ring;
+	uint64_t copy_len; /* BENCH_QUEUE_STACK_COPY: the length of each COPY job */
 };
 
 static int rep_queue_open(const struct bench_opts *opts, const struct dk_ring_params *params,
-			  uint64_t total, bool stack, struct rep_queue *q,
+			  uint64_t total, const struct bench_queue *what, struct rep_queue *q,
 			  struct bench_error *error)
 {
 	int ret;
 
-	q->stack = stack;
-	if (stack) {
+	q->kind = what->kind;
+	q->copy_len = what->copy_len;
+	switch (what->kind) {
+	case BENCH_QUEUE_STACK_NULL:
 		ret = stackbench_open(params, &q->s, error);
 		q->ring = q->s.ring;
-	} else {
+		break;
+	case BENCH_QUEUE_STACK_COPY:
+		if (!what->copy_len || BENCH_COPY_BUF_BYTES % what->copy_len)
+			return bench_fail(error, -EINVAL, "copy length %llu",
+					  (unsigned long long)what->copy_len);
+		ret = stackbench_open_device("copy0", params, BENCH_COPY_BUF_BYTES, &q->s, error);
+		q->ring = q->s.ring;
+		if (ret == 0) {
+			ret = bench_copy_check(&q->s, what->copy_len, error);
+			if (ret < 0)
+				stackbench_close(&q->s);
+		}
+		break;
+	default:
 		ret = nullsvc_start(opts, params, total, 0, &q->c, error);
 		q->ring = q->c.ring;
+		break;
 	}
 	return ret;
 }
 
 static int rep_queue_close(struct rep_queue *q, bool failed, struct bench_error *error)
 {
-	if (q->stack) {
+	if (q->kind != BENCH_QUEUE_NULLSVC) {
 		stackbench_close(&q->s);
 		return 0;
 	}
 	return nullsvc_stop(&q->c, failed, error);
 }
 
-static int roundtrip_rep(const struct bench_opts *opts, uint32_t qos, uint64_t gap_ns, bool stack,
-			 struct bench_samples *samples, struct bench_error *error)
+/*
+ * The job number @n of a repetition: a NOP, or a COPY of q->copy_len bytes between the same
+ * slot of the source and the destination buffer, the slots used in turn.
+ */
+static void rep_queue_fill(const struct rep_queue *q, struct dk_sqe *sqe, uint64_t n)
+{
+	uint64_t off;
+
+	if (q->kind != BENCH_QUEUE_STACK_COPY) {
+		nullsvc_sqe_nop(sqe, n);
+		return;
+	}
+	off = n % (BENCH_COPY_BUF_BYTES / q->copy_len) * q->copy_len;
+	stackbench_sqe_copy(&q->s, sqe, off, off, q->copy_len, n);
+}
+
+int bench_roundtrip_rep(const struct bench_opts *opts, uint32_t qos, uint64_t gap_ns,
+			const struct bench_queue *what, struct bench_samples *samples,
+			struct bench_error *error)
 {
 	const struct dk_ring_params params = {
 		.sq_entries = RTT_ENTRIES,
@@ -87,10 +129,10 @@ static int roundtrip_rep(const struct bench_opts *opts, uint32_t qos, uint64_t g
 	ret = bench_samples_reserve(samples, opts->iters);
 	if (ret < 0)
 		return bench_fail(error, ret, "samples");
-	ret = rep_queue_open(opts, &params, total, stack, &q, error);
+	ret = rep_queue_open(opts, &params, total, what, &q, error);
 	if (ret < 0)
 		return ret;
-	nullsvc_sqe_nop(&proto, 0);
+	rep_queue_fill(&q, &proto, 0);
 	for (i = 1; i <= total; i++) {
 		bench_busy_wait(gap_ns);
 		t0 = dk_now_ns();
@@ -109,31 +151,33 @@ static int roundtrip_rep(const struct bench_opts *opts, uint32_t qos, uint64_t g
 int bench_p1_roundtrip_normal(const struct bench_opts *opts, struct bench_samples *samples,
 			      struct bench_error *error)
 {
-	return roundtrip_rep(opts, DK_QOS_NORMAL, 0, false, samples, error);
+	return bench_roundtrip_rep(opts, DK_QOS_NORMAL, 0, &bench_queue_nullsvc, samples, error);
 }
 
 int bench_p1_stack(const struct bench_opts *opts, struct bench_samples *samples,
 		   struct bench_error *error)
 {
-	return roundtrip_rep(opts, DK_QOS_NORMAL, 0, true, samples, error);
+	return bench_roundtrip_rep(opts, DK_QOS_NORMAL, 0, &bench_queue_stack_null, samples,
+				   error);
 }
 
 int bench_p2_stack(const struct bench_opts *opts, struct bench_samples *samples,
 		   struct bench_error *error)
 {
-	return roundtrip_rep(opts, DK_QOS_BURST, 0, true, samples, error);
+	return bench_roundtrip_rep(opts, DK_QOS_BURST, 0, &bench_queue_stack_null, samples, error);
 }
 
 int bench_p1_roundtrip_idle(const struct bench_opts *opts, struct bench_samples *samples,
 			    struct bench_error *error)
 {
-	return roundtrip_rep(opts, DK_QOS_NORMAL, BENCH_IDLE_GAP_NS, false, samples, error);
+	return bench_roundtrip_rep(opts, DK_QOS_NORMAL, BENCH_IDLE_GAP_NS, &bench_queue_nullsvc,
+				   samples, error);
 }
 
 int bench_p2_roundtrip_burst(const struct bench_opts *opts, struct bench_samples *samples,
 			     struct bench_error *error)
 {
-	return roundtrip_rep(opts, DK_QOS_BURST, 0, false, samples, error);
+	return bench_roundtrip_rep(opts, DK_QOS_BURST, 0, &bench_queue_nullsvc, samples, error);
 }
 
 /* Windows of P3 run before measuring. */
@@ -162,8 +206,8 @@ static int p3_reaped(const struct dk_cqe *cqe, uint64_t *reaped, uint64_t warm_e
 	return 0;
 }
 
-static int p3_rep(const struct bench_opts *opts, bool stack, struct bench_samples *samples,
-		  struct bench_error *error)
+int bench_batch_rep(const struct bench_opts *opts, const struct bench_queue *what,
+		    struct bench_samples *samples, struct bench_error *error)
 {
 	const struct dk_ring_params params = {
 		.sq_entries = P3_SQ_ENTRIES,
@@ -182,7 +226,7 @@ static int p3_rep(const struct bench_opts *opts, bool stack, struct bench_sample
 	ret = bench_samples_reserve(samples, opts->iters);
 	if (ret < 0)
 		return bench_fail(error, ret, "samples");
-	ret = rep_queue_open(opts, &params, total, stack, &q, error);
+	ret = rep_queue_open(opts, &params, total, what, &q, error);
 	if (ret < 0)
 		return ret;
 	t_window = dk_now_ns();
@@ -195,7 +239,7 @@ static int p3_rep(const struct bench_opts *opts, bool stack, struct bench_sample
 					ret = bench_fail(error, -EAGAIN, "dk_ring_get_sqe");
 					goto out;
 				}
-				nullsvc_sqe_nop(sqe, submitted + k + 1);
+				rep_queue_fill(&q, sqe, submitted + k + 1);
 			}
 			ret = dk_ring_submit(q.ring);
 			if (ret != (int)P3_BATCH) {
@@ -242,11 +286,11 @@ out:
 int bench_p3_batch32(const struct bench_opts *opts, struct bench_samples *samples,
 		     struct bench_error *error)
 {
-	return p3_rep(opts, false, samples, error);
+	return bench_batch_rep(opts, &bench_queue_nullsvc, samples, error);
 }
 
 int bench_p3_stack(const struct bench_opts *opts, struct bench_samples *samples,
 		   struct bench_error *error)
 {
-	return p3_rep(opts, true, samples, error);
+	return bench_batch_rep(opts, &bench_queue_stack_null, samples, error);
 }
