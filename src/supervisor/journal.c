@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,30 @@ static uint32_t last_records(struct dk_supd *s, pid_t pid, uint32_t want,
 	}
 	return n;
 }
+/*
+ * Why a service died, for the crash report: SIGSYS is what the driver sandbox's seccomp filter
+ * kills with (docs/sandbox.md), so it is named as a sandbox violation.
+ */
+static const char *death_cause(int exit_status, unsigned int sig)
+{
+	switch (sig) {
+	case 0:
+		return exit_status == 0 ? "exited" : "exit-status";
+	case SIGSYS:
+		return "sandbox-violation";
+	case SIGKILL:
+		return "killed";
+	case SIGSEGV:
+	case SIGBUS:
+	case SIGILL:
+	case SIGFPE:
+	case SIGABRT:
+		return "fault";
+	default:
+		return "signal";
+	}
+}
+
 
 void dk_supd_crash_report(struct dk_supd *s, struct dk_supd_service *v, pid_t pid,
 			  uint32_t n_reaped, uint64_t reap_ns)
@@ -180,9 +205,9 @@ void dk_supd_crash_report(struct dk_supd *s, struct dk_supd_service *v, pid_t pi
 	snprintf(message, sizeof(message), "service %s died", v->cfg->name);
 	dk_supd_journal(s, DK_LOG_ERROR, "supervisor.crash", message,
 			"service=%s pid=%d generation=%" PRIu64 " exit=%d signal=%u restarts=%u "
-			"fences_reaped=%u reap_ns=%" PRIu64,
+			"fences_reaped=%u reap_ns=%" PRIu64 " cause=%s",
 			v->cfg->name, (int)pid, v->generation, v->last_exit, v->last_signal,
-			v->restarts, n_reaped, reap_ns);
+			v->restarts, n_reaped, reap_ns, death_cause(v->last_exit, v->last_signal));
 	for (uint32_t i = 0; i < n; i++)
 		dk_supd_journal(s, lines[i].severity, "supervisor.crash.log", lines[i].message,
 				"service=%s pid=%d seq=%" PRIu64, v->cfg->name, (int)pid,
