@@ -146,9 +146,22 @@ enum bench_queue_kind {
 	BENCH_QUEUE_STACK_COPY,
 };
 
+/*
+ * Where a round trip's time went, from the completion's time stamps (dk_cqe t_taken_ns,
+ * t_started_ns, t_completed_ns; CLOCK_MONOTONIC in every process), in microseconds: one sample
+ * per measured round trip in each phase.
+ */
+struct bench_phases {
+	struct bench_samples to_taken;     /* the client's submit -> the service took the job */
+	struct bench_samples to_started;   /* taken -> handed to the device class */
+	struct bench_samples to_completed; /* started -> the service saw it complete */
+	struct bench_samples to_client;    /* completed -> the completion in the client's hands */
+};
+
 struct bench_queue {
 	enum bench_queue_kind kind;
 	uint64_t copy_len; /* BENCH_QUEUE_STACK_COPY: divides BENCH_COPY_BUF_BYTES */
+	struct bench_phases *phases; /* optional: bench_roundtrip_rep() records phases here */
 };
 
 #define BENCH_COPY_BUF_BYTES (64u * 1024u)
@@ -204,6 +217,7 @@ int bench_p1_copy(const struct bench_opts *opts, struct bench_samples *samples,
 		  struct bench_error *error);
 int bench_p3_copy(const struct bench_opts *opts, struct bench_samples *samples,
 		  struct bench_error *error);
+void bench_p1_copy_notes(FILE *out, bool json);
 int bench_p6_stack_idle(const struct bench_opts *opts, struct bench_samples *dk_samples,
 			struct bench_samples *base_samples, struct bench_error *error);
 void bench_p6_notes(FILE *out, bool json);

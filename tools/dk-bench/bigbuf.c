@@ -74,7 +74,7 @@ static int p5_rep(const struct bench_opts *opts, bool big, struct bench_samples 
 	};
 	for (i = 1; i <= total; i++) {
 		t0 = dk_now_ns();
-		ret = nullsvc_roundtrip(c.ring, i, &proto, error);
+		ret = nullsvc_roundtrip(c.ring, i, &proto, NULL, error);
 		if (ret < 0)
 			break;
 		t1 = dk_now_ns();

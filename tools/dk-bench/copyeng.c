@@ -20,6 +20,11 @@
  * (>= 1.5x) as written; the engine takes 16 jobs at a time (dk-copy's hw_slots) and each is a
  * DMA-checked copy, where io_uring's NOPs do nothing at all.
  *
+ * P1-copy's notes split the round trip at the completion's time stamps (struct bench_phases):
+ * submit -> taken (the service's wake-up), taken -> started (validation and dispatch), started
+ * -> completed (doorbell, the engine's thread, the copy, the interrupt, the service harvesting),
+ * completed -> client (posting and the client's wake-up).
+ *
  * Both copy between two registered buffers of BENCH_COPY_BUF_BYTES (64 KiB), the slot advancing
  * with each job; when the queue opens, one copy of a pattern is checked byte for byte.
  */
@@ -30,14 +35,17 @@
 #include <dk/ring.h>
 #include <dk/time.h>
 
-#include "bench.h"
+#include "harness.h"
 #include "stackbench.h"
 
 #define P1_COPY_LEN 4096u
 #define P3_COPY_LEN 64u
 
+static struct bench_phases p1_copy_phases;
+
 static const struct bench_queue copy_4k = {.kind = BENCH_QUEUE_STACK_COPY,
-					   .copy_len = P1_COPY_LEN};
+					   .copy_len = P1_COPY_LEN,
+					   .phases = &p1_copy_phases};
 static const struct bench_queue copy_64 = {.kind = BENCH_QUEUE_STACK_COPY,
 					   .copy_len = P3_COPY_LEN};
 
@@ -77,6 +85,36 @@ int bench_p1_copy(const struct bench_opts *opts, struct bench_samples *samples,
 		  struct bench_error *error)
 {
 	return bench_roundtrip_rep(opts, DK_QOS_NORMAL, 0, &copy_4k, samples, error);
+}
+
+/* Notes of P1-copy: the median of each phase of the round trip (struct bench_phases). */
+void bench_p1_copy_notes(FILE *out, bool json)
+{
+	static const char *const names[] = {
+		"submit_to_taken", "taken_to_started", "started_to_completed", "completed_to_client",
+	};
+	struct bench_samples *ph[] = {
+		&p1_copy_phases.to_taken, &p1_copy_phases.to_started,
+		&p1_copy_phases.to_completed, &p1_copy_phases.to_client,
+	};
+	double med[4];
+	struct bench_summary s;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < 4; i++) {
+		if (bench_summarize(ph[i], &s) < 0)
+			break;
+		med[n++] = s.median;
+	}
+	if (json) {
+		bench_json_named_numbers(out, "phase_medians_us", names, med, n);
+		return;
+	}
+	if (n == 4)
+		fprintf(out,
+			"    phases (medians): submit -> taken %.2f us, taken -> started %.2f us, "
+			"started -> completed %.2f us, completed -> client %.2f us\n",
+			med[0], med[1], med[2], med[3]);
 }
 
 int bench_p3_copy(const struct bench_opts *opts, struct bench_samples *samples,

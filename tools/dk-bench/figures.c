@@ -90,6 +90,7 @@ const struct bench_figure bench_figures[] = {
 		.goal = 1.3,
 		.default_iters = 20000,
 		.run_rep = bench_p1_copy,
+		.notes = bench_p1_copy_notes,
 	},
 	{
 		.id = "P3-copy",

@@ -389,7 +389,7 @@ void nullsvc_sqe_nop(struct dk_sqe *sqe, uint64_t user_data)
 }
 
 int nullsvc_roundtrip(struct dk_ring *ring, uint64_t user_data, const struct dk_sqe *proto,
-		      struct bench_error *error)
+		      struct dk_cqe *ret_cqe, struct bench_error *error)
 {
 	struct dk_sqe *sqe;
 	struct dk_cqe cqe;
@@ -415,5 +415,7 @@ int nullsvc_roundtrip(struct dk_ring *ring, uint64_t user_data, const struct dk_
 				  "completion %llu: status %d, user_data %llu",
 				  (unsigned long long)user_data, cqe.status,
 				  (unsigned long long)cqe.user_data);
+	if (ret_cqe)
+		*ret_cqe = cqe;
 	return 0;
 }

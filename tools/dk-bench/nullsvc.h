@@ -105,9 +105,9 @@ void nullsvc_sqe_nop(struct dk_sqe *sqe, uint64_t user_data);
 /*
  * nullsvc_roundtrip - one submit -> complete round trip: dk_ring_get_sqe(), fill it from
  * @proto (NULL: a NOP), dk_ring_submit(), dk_ring_wait_cqe(); checks the completion
- * (status 0, @user_data echoed).
+ * (status 0, @user_data echoed) and copies it to @ret_cqe (optional).
  */
 int nullsvc_roundtrip(struct dk_ring *ring, uint64_t user_data, const struct dk_sqe *proto,
-		      struct bench_error *error);
+		      struct dk_cqe *ret_cqe, struct bench_error *error);
 
 #endif /* DK_BENCH_NULLSVC_H */

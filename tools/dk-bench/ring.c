@@ -111,6 +111,32 @@ static void rep_queue_fill(const struct rep_queue *q, struct dk_sqe *sqe, uint64
 	stackbench_sqe_copy(&q->s, sqe, off, off, q->copy_len, n);
 }
 
+static int reserve_phases(struct bench_phases *ph, size_t n)
+{
+	if (bench_samples_reserve(&ph->to_taken, n) < 0 ||
+	    bench_samples_reserve(&ph->to_started, n) < 0 ||
+	    bench_samples_reserve(&ph->to_completed, n) < 0 ||
+	    bench_samples_reserve(&ph->to_client, n) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The microseconds from @a to @b, 0 when the clocks disagree (never negative). */
+static double span_us(uint64_t a, uint64_t b)
+{
+	return b > a ? (double)(b - a) / 1000.0 : 0.0;
+}
+
+/* One round trip's phases: submitted at @t0, in the client's hands at @t1. */
+static void push_phases(struct bench_phases *ph, const struct dk_cqe *cqe, uint64_t t0,
+			uint64_t t1)
+{
+	bench_samples_push(&ph->to_taken, span_us(t0, cqe->t_taken_ns));
+	bench_samples_push(&ph->to_started, span_us(cqe->t_taken_ns, cqe->t_started_ns));
+	bench_samples_push(&ph->to_completed, span_us(cqe->t_started_ns, cqe->t_completed_ns));
+	bench_samples_push(&ph->to_client, span_us(cqe->t_completed_ns, t1));
+}
+
 int bench_roundtrip_rep(const struct bench_opts *opts, uint32_t qos, uint64_t gap_ns,
 			const struct bench_queue *what, struct bench_samples *samples,
 			struct bench_error *error)
@@ -124,6 +150,7 @@ int bench_roundtrip_rep(const struct bench_opts *opts, uint32_t qos, uint64_t ga
 	uint64_t total = (uint64_t)warmup + opts->iters, i, t0, t1;
 	struct rep_queue q;
 	struct dk_sqe proto = {0};
+	struct dk_cqe cqe;
 	int ret;
 
 	ret = bench_samples_reserve(samples, opts->iters);
@@ -132,16 +159,23 @@ int bench_roundtrip_rep(const struct bench_opts *opts, uint32_t qos, uint64_t ga
 	ret = rep_queue_open(opts, &params, total, what, &q, error);
 	if (ret < 0)
 		return ret;
+	if (what->phases && (ret = reserve_phases(what->phases, opts->iters)) < 0) {
+		rep_queue_close(&q, true, error);
+		return bench_fail(error, ret, "samples");
+	}
 	rep_queue_fill(&q, &proto, 0);
 	for (i = 1; i <= total; i++) {
 		bench_busy_wait(gap_ns);
 		t0 = dk_now_ns();
-		ret = nullsvc_roundtrip(q.ring, i, &proto, error);
+		ret = nullsvc_roundtrip(q.ring, i, &proto, &cqe, error);
 		if (ret < 0)
 			break;
 		t1 = dk_now_ns();
-		if (i > warmup)
-			bench_samples_push(samples, (double)(t1 - t0) / 1000.0);
+		if (i <= warmup)
+			continue;
+		bench_samples_push(samples, (double)(t1 - t0) / 1000.0);
+		if (what->phases)
+			push_phases(what->phases, &cqe, t0, t1);
 	}
 	if (rep_queue_close(&q, ret < 0, error) < 0 && ret == 0)
 		ret = -EIO;
