@@ -76,17 +76,6 @@ static void job_free(struct dk_svc *v, struct job *j)
 
 /* ---- device ops and retirement ---- */
 
-void svc_op_enter(struct dk_svc *v)
-{
-	v->in_op++;
-}
-
-void svc_op_exit(struct dk_svc *v)
-{
-	v->in_op--;
-	svc_retire_all(v);
-}
-
 void svc_retire_later(struct dk_svc *v, struct job *j)
 {
 	struct session *s = j->s;
@@ -106,10 +95,8 @@ void svc_retire_later(struct dk_svc *v, struct job *j)
  * that ended is finalized (buffer_removed, budget released) once its last job is gone. Never
  * inside a device op: the class is not re-entered.
  */
-void svc_retire_all(struct dk_svc *v)
+void svc_retire_all_slow(struct dk_svc *v)
 {
-	if (v->in_op)
-		return;
 	while (!list_empty(&v->retired)) {
 		struct job *j = list_entry(v->retired.next, struct job, link);
 		struct session *s = j->s;

@@ -257,10 +257,27 @@ void svc_post(struct dk_svc *v, struct job *j, int status, uint32_t reason, uint
 void svc_signal_out(struct dk_svc *v, struct job *j, int status, uint32_t reason);
 void svc_cancel(struct dk_svc *v, struct job *j, int status, uint32_t reason, uint64_t now);
 void svc_retire_later(struct dk_svc *v, struct job *j);
-void svc_retire_all(struct dk_svc *v);
+void svc_retire_all_slow(struct dk_svc *v);
 void svc_violation(struct dk_svc *v, struct session *s);
-void svc_op_enter(struct dk_svc *v);
-void svc_op_exit(struct dk_svc *v);
+
+/* svc_retire_all - retire what is due, unless inside a device op (then at its end). */
+static inline void svc_retire_all(struct dk_svc *v)
+{
+	if (!v->in_op && !list_empty(&v->retired))
+		svc_retire_all_slow(v);
+}
+
+/* Around every call of a device op: the class is never re-entered. */
+static inline void svc_op_enter(struct dk_svc *v)
+{
+	v->in_op++;
+}
+
+static inline void svc_op_exit(struct dk_svc *v)
+{
+	v->in_op--;
+	svc_retire_all(v);
+}
 
 /* sched.c */
 int sclass_reserve(struct sclass *c, uint32_t n);
