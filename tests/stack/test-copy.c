@@ -8,13 +8,16 @@
  * a device fault that changes no byte anywhere; an injected hang is detected, the guilty job
  * fails with hang and the device works again; a lost interrupt is recovered by the watchdog; a
  * killed client's waiters wake with client-killed while another client goes on; a job waiting
- * on a fence of another device runs only after that fence is signalled.
+ * on a fence of another device runs only after that fence is signalled; a device service that
+ * breaks the driver sandbox dies alone, its waiters wake with driver-crashed, the journal says
+ * "sandbox-violation" and the service is back under a new generation.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -23,6 +26,7 @@
 #include <cmocka.h>
 
 #include <dk/dk.h>
+#include <dk/log.h>
 
 #include "broker-client.h"
 #include "stack.h"
@@ -337,6 +341,113 @@ static void test_input_fence_of_another_device(void **state)
 	client_close(&k);
 }
 
+static void append(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "a");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int setup_violate(void **state)
+{
+	char rule[512];
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	strcpy(st.runtime_dir, "/tmp/dk-test-copy-XXXXXX");
+	assert_non_null(mkdtemp(st.runtime_dir));
+	st.made_dir = true;
+	assert_int_equal(dk_stack_write_config_ex(&st, st.runtime_dir, 0), 0);
+	append(st.manifest, "\n[service bad]\nkind = device\nexec = dk-test-violate\n"
+			    "device = bad0\nclass = violate\n");
+	snprintf(rule, sizeof(rule),
+		 "\n[rule bad-service]\nservice = bad\ndevice = bad0\n"
+		 "rights = read, write, map, wait, signal, transfer\nqos = normal\n"
+		 "max_bytes = 1M\nmax_buffers = 4\nmax_inflight = 16\nmax_fences = 4\n"
+		 "\n[rule me-bad]\nuid = %u\ndevice = bad0\n"
+		 "rights = read, write, map, wait, signal, transfer\nqos = normal\n"
+		 "max_bytes = 1M\nmax_buffers = 4\nmax_inflight = 16\nmax_fences = 4\n",
+		 (unsigned)getuid());
+	append(st.policy, rule);
+	assert_int_equal(dk_stack_start(&st, DL()), 0);
+	return 0;
+}
+
+static bool journal_has(const char *scope, const char *needle1, const char *needle2)
+{
+	struct dk_log_record *recs = calloc(DK_LOGD_QUERY_PAGE_MAX, sizeof(*recs));
+	struct dk_log_query q = {.scope_prefix = scope};
+	struct dk_log_client *lc;
+	char path[DK_RT_PATH_MAX];
+	uint64_t next = 1;
+	bool found = false;
+
+	assert_non_null(recs);
+	assert_int_equal(dk_runtime_path(st.runtime_dir, DK_RT_LOGD_SOCKET, path, sizeof(path)), 0);
+	assert_int_equal(dk_log_connect(path, "test", DL(), &lc), 0);
+	while (next && !found) {
+		int n;
+
+		q.seq_min = next;
+		n = dk_log_query(lc, &q, recs, DK_LOGD_QUERY_PAGE_MAX, DL(), &next);
+		assert_true(n >= 0);
+		for (int i = 0; i < n; i++)
+			found |= strstr(recs[i].fields, needle1) && strstr(recs[i].fields, needle2);
+	}
+	dk_log_close(lc);
+	free(recs);
+	return found;
+}
+
+static void test_sandbox_violation_contained(void **state)
+{
+	struct dk_ring_params p = {.sq_entries = 16, .cq_entries = 16, .qos = DK_QOS_NORMAL};
+	struct dk_client *c;
+	struct dk_device *bad, *null0;
+	struct dk_ring *ring, *nring;
+	struct dk_sqe *sqe;
+	struct dk_cqe cqe;
+	uint64_t gen, ticket;
+	uint32_t reason = 0;
+
+	(void)state;
+	assert_int_equal(dk_client_connect(st.runtime_dir, DL(), &c), 0);
+	assert_int_equal(dk_device_open(c, "bad0", DL(), &bad), 0);
+	assert_int_equal(dk_device_open(c, "null0", DL(), &null0), 0);
+	gen = dk_device_generation(bad);
+	assert_int_equal(dk_device_create_queue(bad, &p, DL(), &ring), 0);
+	assert_int_equal(dk_device_create_queue(null0, &p, DL(), &nring), 0);
+	sqe = dk_ring_get_sqe(ring, &ticket);
+	sqe->opcode = 9; /* dk-test-violate: try to run a program */
+	assert_int_equal(dk_ring_submit(ring), 1);
+	/* The service died; the reaper woke the waiter. */
+	assert_int_equal(dk_ring_wait_cqe(ring, &cqe, DL()), -ENODEV);
+	assert_int_equal(dk_fence_status(dk_ring_fence(ring), ticket, &reason), -ENODEV);
+	assert_int_equal(reason, DK_REASON_DRIVER_CRASHED);
+	/* Contained: the other device never noticed. */
+	sqe = dk_ring_get_sqe(nring, NULL);
+	sqe->opcode = DK_OP_NOP;
+	assert_int_equal(dk_ring_submit(nring), 1);
+	assert_int_equal(dk_ring_wait_cqe(nring, &cqe, DL()), 0);
+	assert_int_equal(cqe.status, 0);
+	/* Audited, with its cause; and back under a new generation. */
+	assert_int_equal(dk_device_destroy_queue(bad, ring, DL()), 0);
+	assert_int_equal(dk_device_reopen(bad, DL()), 0);
+	assert_true(dk_device_generation(bad) > gen);
+	assert_true(journal_has("supervisor.crash", "service=bad", "cause=sandbox-violation"));
+	assert_true(journal_has("supervisor.crash", "service=bad", "signal=31"));
+	assert_int_equal(dk_device_create_queue(bad, &p, DL(), &ring), 0);
+	sqe = dk_ring_get_sqe(ring, NULL);
+	sqe->opcode = DK_OP_NOP;
+	assert_int_equal(dk_ring_submit(ring), 1);
+	assert_int_equal(dk_ring_wait_cqe(ring, &cqe, DL()), 0);
+	dk_device_close(bad);
+	dk_device_close(null0);
+	dk_client_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +457,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lost_irq_recovered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_input_fence_of_another_device, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_sandbox_violation_contained, setup_violate,
 						teardown),
 	};
 
