@@ -153,9 +153,11 @@ enum bench_queue_kind {
  */
 struct bench_phases {
 	struct bench_samples to_taken;     /* the client's submit -> the service took the job */
-	struct bench_samples to_started;   /* taken -> handed to the device class */
-	struct bench_samples to_completed; /* started -> the service saw it complete */
-	struct bench_samples to_client;    /* completed -> the completion in the client's hands */
+	struct bench_samples to_started;   /* taken -> handed to the device class (the service
+					    * stamps both with the pass's clock reading) */
+	struct bench_samples to_completed; /* started -> the service published the completion
+					    * (dk_ring_publish() stamps t_completed_ns) */
+	struct bench_samples to_client;    /* published -> the completion in the client's hands */
 };
 
 struct bench_queue {

@@ -21,9 +21,9 @@
  * DMA-checked copy, where io_uring's NOPs do nothing at all.
  *
  * P1-copy's notes split the round trip at the completion's time stamps (struct bench_phases):
- * submit -> taken (the service's wake-up), taken -> started (validation and dispatch), started
- * -> completed (doorbell, the engine's thread, the copy, the interrupt, the service harvesting),
- * completed -> client (posting and the client's wake-up).
+ * submit -> taken (the service's wake-up), taken -> started (0: one clock reading stamps both),
+ * started -> completed (doorbell, the engine's thread, the copy, the interrupt, the service
+ * harvesting and publishing), completed -> client (the client's wake-up).
  *
  * Both copy between two registered buffers of BENCH_COPY_BUF_BYTES (64 KiB), the slot advancing
  * with each job; when the queue opens, one copy of a pattern is checked byte for byte.
