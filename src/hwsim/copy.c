@@ -120,6 +120,9 @@ static bool copy_doorbell(struct hwsim_device *dev)
 	ack = __atomic_exchange_n((uint32_t *)(dev->regs + DK_COPY_REG_IRQ_ACK), 0u,
 				  __ATOMIC_ACQ_REL);
 	c->irq_status &= ~ack;
+	/* Completions the driver may not have seen when it acknowledged: signal them. */
+	if ((ack & DK_COPY_IRQ_COMPLETION) && c->completed != c->completed_signalled)
+		raise_irq(dev, DK_COPY_IRQ_COMPLETION);
 	ctrl = hwsim_reg_read(dev, DK_COPY_REG_CONTROL);
 	if (ctrl & DK_COPY_CONTROL_RESET) {
 		copy_reset(dev);
@@ -278,6 +281,7 @@ out:
 	if (c->irq_pending) {
 		/* After the registers: the driver woken by it sees IRQ_STATUS and COMPLETED. */
 		c->irq_pending = false;
+		c->completed_signalled = c->completed;
 		hwsim_device_irq(dev);
 	}
 	return more;

@@ -129,6 +129,10 @@ struct hwsim_copy {
 	uint32_t fault_desc;
 	uint32_t fault_kind;
 	bool irq_pending; /* an interrupt to signal once the registers are published */
+	/* COMPLETED when the completion interrupt was last signalled: completions after it that
+	 * found IRQ_STATUS.COMPLETION still set raised nothing, so acknowledging the bit while
+	 * COMPLETED has moved on signals again (the line stays asserted, as on hardware). */
+	uint32_t completed_signalled;
 	bool slow_armed;  /* the slow timer runs for the descriptor at head */
 	bool slow_due;    /* it expired: execute the descriptor at head now */
 };
