@@ -193,28 +193,9 @@ int dk_log_connect(const char *socket_path, const char *name, uint64_t deadline_
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (c->fd < 0) {
-		err = -errno;
+	err = dk_socket_connect(socket_path, deadline_ns, &c->fd);
+	if (err < 0)
 		goto out_free;
-	}
-	strcpy(addr.sun_path, socket_path);
-	/* A non-blocking AF_UNIX connect either completes or fails with EAGAIN (backlog full). */
-	while (connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
-
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			err = -errno;
-			goto out_close;
-		}
-		if (dk_now_ns() >= deadline_ns) {
-			err = -ETIMEDOUT;
-			goto out_close;
-		}
-		nanosleep(&pause, NULL); /* backlog full: bounded retry until the deadline */
-	}
 	dk_wire_writer_init(&w, payload, sizeof(payload));
 	dk_wire_put_string(&w, name);
 	err = call(c, DK_LOGD_OP_HELLO, payload, dk_wire_writer_len(&w), deadline_ns, &f);

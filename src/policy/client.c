@@ -124,36 +124,15 @@ int dk_policy_connect(const char *socket_path, uint64_t deadline_ns,
 	err = dk_deadline_check(deadline_ns);
 	if (err < 0)
 		return err;
-	strcpy(addr.sun_path, socket_path);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (c->fd < 0) {
-		err = -errno;
+	err = dk_socket_connect(socket_path, deadline_ns, &c->fd);
+	if (err < 0)
 		goto out_free;
-	}
-	/* A non-blocking AF_UNIX connect either completes or fails with EAGAIN (backlog full). */
-	while (connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
-
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			err = -errno;
-			goto out_close;
-		}
-		if (dk_now_ns() >= deadline_ns) {
-			err = -ETIMEDOUT;
-			goto out_close;
-		}
-		nanosleep(&pause, NULL); /* backlog full: bounded retry until the deadline */
-	}
 	*ret_client = c;
 	return 0;
 
-out_close:
-	close(c->fd);
 out_free:
 	free(c);
 	return err;
