@@ -23,6 +23,7 @@
 #include <dk/qos.h>
 #include <dk/rights.h>
 
+#include "ini-line.h"
 #include "policy-internal.h"
 
 enum key {
@@ -97,11 +98,6 @@ __attribute__((format(printf, 3, 4))) static void fail(struct parser *p, uint32_
 		p->errcode = -EINVAL;
 }
 
-static bool is_blank(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\r';
-}
-
 /* "[rule NAME]" with optional blanks and a trailing comment. */
 static void section_header(struct parser *p, const char *s, size_t len)
 {
@@ -113,23 +109,23 @@ static void section_header(struct parser *p, const char *s, size_t len)
 		fail(p, p->line, "section header without ']'");
 		return;
 	}
-	for (rest = close + 1; rest < s + len && is_blank(*rest); rest++)
+	for (rest = close + 1; rest < s + len && dk_ini_is_blank(*rest); rest++)
 		;
 	if (rest < s + len && *rest != ';' && *rest != '#') {
 		fail(p, p->line, "text after the section header");
 		return;
 	}
 	s++; /* '[' */
-	while (s < close && is_blank(*s))
+	while (s < close && dk_ini_is_blank(*s))
 		s++;
-	if ((size_t)(close - s) < 5 || memcmp(s, "rule", 4) != 0 || !is_blank(s[4])) {
+	if ((size_t)(close - s) < 5 || memcmp(s, "rule", 4) != 0 || !dk_ini_is_blank(s[4])) {
 		fail(p, p->line, "unknown section '%.*s' (expected [rule NAME])", (int)(close - s),
 		     s);
 		return;
 	}
-	for (name = s + 4; name < close && is_blank(*name); name++)
+	for (name = s + 4; name < close && dk_ini_is_blank(*name); name++)
 		;
-	for (nend = close; nend > name && is_blank(nend[-1]); nend--)
+	for (nend = close; nend > name && dk_ini_is_blank(nend[-1]); nend--)
 		;
 	if (!dk_policyi_name_ok(name, (size_t)(nend - name))) {
 		fail(p, p->line, "invalid rule name '%.*s' (1..%u of [A-Za-z0-9._-])",
@@ -155,47 +151,35 @@ static void section_header(struct parser *p, const char *s, size_t len)
 	p->in_section = true;
 }
 
-/* The ini_reader: one line of the text per call, checked. */
+/* The ini_reader: one line of the text per call, checked (ini-line.h). */
 static char *reader(char *str, int num, void *stream)
 {
 	struct parser *p = stream;
-	const char *nl, *s;
+	const char *s;
 	size_t len;
 
 	if (failed(p) || p->pos >= p->end)
 		return NULL;
-	nl = memchr(p->pos, '\n', (size_t)(p->end - p->pos));
-	len = nl ? (size_t)(nl - p->pos) : (size_t)(p->end - p->pos);
 	p->line++;
-	s = p->pos;
-	p->pos = nl ? nl + 1 : p->end;
-	if (len > DK_POLICY_LINE_MAX || len + 3 > (size_t)num) {
+	switch (dk_ini_take_line(&p->pos, p->end, DK_POLICY_LINE_MAX, num, &s, &len)) {
+	case DK_INI_LINE_OK:
+		break;
+	case DK_INI_LINE_TOO_LONG:
 		fail(p, p->line, "line longer than %u bytes", DK_POLICY_LINE_MAX);
 		return NULL;
-	}
-	if (memchr(s, '\0', len)) {
+	case DK_INI_LINE_NUL:
 		fail(p, p->line, "NUL byte in the file");
 		return NULL;
-	}
-	if (len > 0 && is_blank(s[0])) {
-		size_t i = 0;
-
-		while (i < len && is_blank(s[i]))
-			i++;
-		if (i < len && s[i] != ';' && s[i] != '#') {
-			fail(p, p->line, "indented line (continuation lines are not allowed)");
-			return NULL;
-		}
+	case DK_INI_LINE_INDENTED:
+		fail(p, p->line, "indented line (continuation lines are not allowed)");
+		return NULL;
 	}
 	if (len > 0 && s[0] == '[') {
 		section_header(p, s, len);
 		if (failed(p))
 			return NULL;
 	}
-	memcpy(str, s, len);
-	str[len] = '\n';
-	str[len + 1] = '\0';
-	return str;
+	return dk_ini_give_line(str, s, len);
 }
 
 static int parse_u64(const char *v, uint64_t *ret, bool suffix)
@@ -251,12 +235,12 @@ static void parse_rights(struct parser *p, struct rule *r, const char *v)
 		const char *start, *end;
 		size_t i, n = sizeof(names) / sizeof(names[0]);
 
-		while (is_blank(*s))
+		while (dk_ini_is_blank(*s))
 			s++;
 		start = s;
 		while (*s && *s != ',')
 			s++;
-		for (end = s; end > start && is_blank(end[-1]); end--)
+		for (end = s; end > start && dk_ini_is_blank(end[-1]); end--)
 			;
 		for (i = 0; i < n; i++)
 			if (strlen(names[i].name) == (size_t)(end - start) &&

@@ -20,6 +20,7 @@
 
 #include <dk/frame.h>
 
+#include "ini-line.h"
 #include "manifest.h"
 
 enum stack_key {
@@ -108,11 +109,6 @@ __attribute__((format(printf, 3, 4))) static void fail(struct parser *p, uint32_
 		p->errcode = -EINVAL;
 }
 
-static bool is_blank(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\r';
-}
-
 /* A name of 1..DK_RT_NAME_MAX bytes of [A-Za-z0-9._-], given by pointer and length. */
 static bool name_ok(const char *s, size_t n)
 {
@@ -163,19 +159,19 @@ static void section_header(struct parser *p, const char *s, size_t len)
 		fail(p, p->line, "section header without ']'");
 		return;
 	}
-	for (rest = close + 1; rest < s + len && is_blank(*rest); rest++)
+	for (rest = close + 1; rest < s + len && dk_ini_is_blank(*rest); rest++)
 		;
 	if (rest < s + len && *rest != ';' && *rest != '#') {
 		fail(p, p->line, "text after the section header");
 		return;
 	}
-	for (word = s + 1; word < close && is_blank(*word); word++)
+	for (word = s + 1; word < close && dk_ini_is_blank(*word); word++)
 		;
-	for (wend = word; wend < close && !is_blank(*wend); wend++)
+	for (wend = word; wend < close && !dk_ini_is_blank(*wend); wend++)
 		;
-	for (name = wend; name < close && is_blank(*name); name++)
+	for (name = wend; name < close && dk_ini_is_blank(*name); name++)
 		;
-	for (nend = close; nend > name && is_blank(nend[-1]); nend--)
+	for (nend = close; nend > name && dk_ini_is_blank(nend[-1]); nend--)
 		;
 	if (wend - word == 5 && !memcmp(word, "stack", 5) && name == nend) {
 		if (p->stack_line) {
@@ -195,47 +191,35 @@ static void section_header(struct parser *p, const char *s, size_t len)
 	     (int)(close - s - 1), s + 1);
 }
 
-/* The ini_reader: one line of the text per call, checked. */
+/* The ini_reader: one line of the text per call, checked (ini-line.h). */
 static char *reader(char *str, int num, void *stream)
 {
 	struct parser *p = stream;
-	const char *nl, *s;
+	const char *s;
 	size_t len;
 
 	if (failed(p) || p->pos >= p->end)
 		return NULL;
-	nl = memchr(p->pos, '\n', (size_t)(p->end - p->pos));
-	len = nl ? (size_t)(nl - p->pos) : (size_t)(p->end - p->pos);
 	p->line++;
-	s = p->pos;
-	p->pos = nl ? nl + 1 : p->end;
-	if (len > DK_SUPD_LINE_MAX || len + 3 > (size_t)num) {
+	switch (dk_ini_take_line(&p->pos, p->end, DK_SUPD_LINE_MAX, num, &s, &len)) {
+	case DK_INI_LINE_OK:
+		break;
+	case DK_INI_LINE_TOO_LONG:
 		fail(p, p->line, "line longer than %u bytes", DK_SUPD_LINE_MAX);
 		return NULL;
-	}
-	if (memchr(s, '\0', len)) {
+	case DK_INI_LINE_NUL:
 		fail(p, p->line, "NUL byte in the file");
 		return NULL;
-	}
-	if (len > 0 && is_blank(s[0])) {
-		size_t i = 0;
-
-		while (i < len && is_blank(s[i]))
-			i++;
-		if (i < len && s[i] != ';' && s[i] != '#') {
-			fail(p, p->line, "indented line (continuation lines are not allowed)");
-			return NULL;
-		}
+	case DK_INI_LINE_INDENTED:
+		fail(p, p->line, "indented line (continuation lines are not allowed)");
+		return NULL;
 	}
 	if (len > 0 && s[0] == '[') {
 		section_header(p, s, len);
 		if (failed(p))
 			return NULL;
 	}
-	memcpy(str, s, len);
-	str[len] = '\n';
-	str[len + 1] = '\0';
-	return str;
+	return dk_ini_give_line(str, s, len);
 }
 
 /* A decimal number without sign or suffix. -EINVAL: not a number; -ERANGE: over UINT32_MAX. */
