@@ -257,3 +257,23 @@ int dk_stack_stop(struct dk_stack *st, uint64_t deadline_ns, int *ret_status)
 		*ret_status = status;
 	return r == 0 ? -ETIMEDOUT : 0;
 }
+
+int dk_stack_start_private(struct dk_stack *st, const char *template, uint32_t flags,
+			   uint64_t deadline_ns)
+{
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	if (strlen(template) >= sizeof(st->runtime_dir))
+		return -ENAMETOOLONG;
+	strcpy(st->runtime_dir, template);
+	if (!mkdtemp(st->runtime_dir))
+		return -errno;
+	st->made_dir = true;
+	err = dk_stack_write_config_ex(st, st->runtime_dir, flags);
+	if (err == 0)
+		err = dk_stack_start(st, deadline_ns);
+	if (err < 0)
+		dk_stack_stop(st, deadline_ns, NULL);
+	return err;
+}

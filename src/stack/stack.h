@@ -37,6 +37,14 @@ int dk_stack_write_config_ex(struct dk_stack *st, const char *conf_dir, uint32_t
 /* Start dk-supervisor on st->manifest in st->runtime_dir; wait for the stack to be ready. */
 int dk_stack_start(struct dk_stack *st, uint64_t deadline_ns);
 
+/*
+ * dk_stack_start_private - the usual whole run: a fresh runtime directory from the mkdtemp
+ * @template (ending in XXXXXX), the default configuration with @flags written into it, and the
+ * stack started. On failure everything is undone (dk_stack_stop()) and -errno returned.
+ */
+int dk_stack_start_private(struct dk_stack *st, const char *template, uint32_t flags,
+			   uint64_t deadline_ns);
+
 /* SIGTERM the supervisor, wait for it (SIGKILL at @deadline_ns), remove what dkctl wrote. */
 int dk_stack_stop(struct dk_stack *st, uint64_t deadline_ns, int *ret_status);
 

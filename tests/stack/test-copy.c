@@ -53,12 +53,9 @@ static char broker_sock[DK_RT_PATH_MAX];
 static int setup(void **state)
 {
 	(void)state;
-	memset(&st, 0, sizeof(st));
-	strcpy(st.runtime_dir, "/tmp/dk-test-copy-XXXXXX");
-	assert_non_null(mkdtemp(st.runtime_dir));
-	st.made_dir = true;
-	assert_int_equal(dk_stack_write_config_ex(&st, st.runtime_dir, DK_STACK_COPY), 0);
-	assert_int_equal(dk_stack_start(&st, DL()), 0);
+	assert_int_equal(dk_stack_start_private(&st, "/tmp/dk-test-copy-XXXXXX", DK_STACK_COPY,
+						DL()),
+			 0);
 	assert_int_equal(dk_runtime_path(st.runtime_dir, DK_RT_BROKER_SOCKET, broker_sock,
 					 sizeof(broker_sock)),
 			 0);

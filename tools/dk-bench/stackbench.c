@@ -39,19 +39,11 @@ int stackbench_start(struct bench_error *error)
 
 	if (started)
 		return 0;
-	memset(&stack, 0, sizeof(stack));
-	strcpy(stack.runtime_dir, "/tmp/dk-bench-stack-XXXXXX");
-	if (!mkdtemp(stack.runtime_dir))
-		return bench_fail(error, -errno, "mkdtemp");
-	stack.made_dir = true;
 	/* With the emulated board: copy0 for the copy figures, and every daemon counts in P6. */
-	err = dk_stack_write_config_ex(&stack, stack.runtime_dir, DK_STACK_COPY);
-	if (err == 0)
-		err = dk_stack_start(&stack, dk_now_ns() + STACK_WAIT_NS);
-	if (err < 0) {
-		dk_stack_stop(&stack, dk_now_ns() + STACK_WAIT_NS, NULL);
+	err = dk_stack_start_private(&stack, "/tmp/dk-bench-stack-XXXXXX", DK_STACK_COPY,
+				     dk_now_ns() + STACK_WAIT_NS);
+	if (err < 0)
 		return bench_fail(error, err, "starting the stack (dk-supervisor, with the board)");
-	}
 	started = true;
 	owner = getpid();
 	started_ns = dk_now_ns();

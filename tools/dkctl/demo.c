@@ -521,17 +521,10 @@ int dkctl_demo_run(int argc, char **argv)
 	if (optind != argc)
 		return dkctl_usage_error("demo", "unexpected argument '%s'", argv[optind]);
 
-	strcpy(st.runtime_dir, "/tmp/dkctl-demo-XXXXXX");
-	if (!mkdtemp(st.runtime_dir))
-		return dkctl_fail("mkdtemp", -errno);
-	st.made_dir = true;
-	err = dk_stack_write_config_ex(&st, st.runtime_dir, DK_STACK_COPY);
-	if (err == 0)
-		err = dk_stack_start(&st, dk_now_ns() + WAIT_NS);
-	if (err < 0) {
-		dk_stack_stop(&st, dk_now_ns() + WAIT_NS, NULL);
+	err = dk_stack_start_private(&st, "/tmp/dkctl-demo-XXXXXX", DK_STACK_COPY,
+				     dk_now_ns() + WAIT_NS);
+	if (err < 0)
 		return dkctl_fail("starting the stack", err);
-	}
 	if (!json)
 		printf("stack up in %s; %" PRIu64 " clients x %" PRIu64 " jobs on null0, %" PRIu64
 		       " clients x %" PRIu64 " jobs on copy0\n",
