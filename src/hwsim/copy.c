@@ -20,12 +20,13 @@
 #define DESC_SIZE ((uint64_t)sizeof(struct dk_copy_desc))
 
 /* Rewrite every RO register from the device's state (release: a driver that reads COMPLETED
- * sees the status words written before). */
+ * sees the status words written before). ID goes last: a driver that overwrote ID and waits
+ * for it to come back (docs/devices/copy.md, "Register barrier") then sees every other RO
+ * register of that wakeup. */
 static void publish(struct hwsim_device *dev)
 {
 	const struct hwsim_copy *c = &dev->copy;
 
-	hwsim_reg_write(dev, DK_COPY_REG_ID, DK_COPY_ID);
 	hwsim_reg_write(dev, DK_COPY_REG_VERSION, DK_COPY_VERSION);
 	hwsim_reg_write(dev, DK_COPY_REG_CAPS, DK_COPY_CAPS_COPY | DK_COPY_CAPS_FILL);
 	hwsim_reg_write(dev, DK_COPY_REG_FAULT_ADDR_LO, (uint32_t)c->fault_addr);
@@ -36,6 +37,7 @@ static void publish(struct hwsim_device *dev)
 	hwsim_reg_write(dev, DK_COPY_REG_RING_HEAD, c->head);
 	hwsim_reg_write(dev, DK_COPY_REG_COMPLETED, c->completed);
 	hwsim_reg_write(dev, DK_COPY_REG_STATUS, c->status);
+	hwsim_reg_write(dev, DK_COPY_REG_ID, DK_COPY_ID);
 }
 
 static void slow_disarm(struct hwsim_device *dev)

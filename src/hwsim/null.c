@@ -10,8 +10,8 @@
 /* Offsets are the copy engine's: every model starts its window with ID and VERSION. */
 static void null_publish(struct hwsim_device *dev)
 {
-	hwsim_reg_write(dev, DK_COPY_REG_ID, DK_HWSIM_NULL_ID);
 	hwsim_reg_write(dev, DK_COPY_REG_VERSION, DK_HWSIM_NULL_VERSION);
+	hwsim_reg_write(dev, DK_COPY_REG_ID, DK_HWSIM_NULL_ID); /* last: the register barrier */
 }
 
 static void null_reset(struct hwsim_device *dev)
