@@ -301,7 +301,7 @@ void svc_violation(struct dk_svc *v, struct session *s)
 {
 	s->violations++;
 	v->st.violations++;
-	if (v->kill_threshold && s->violations >= v->kill_threshold && !s->kill_pending &&
+	if (s->kill_threshold && s->violations >= s->kill_threshold && !s->kill_pending &&
 	    s->state == SESSION_LIVE) {
 		s->kill_pending = true;
 		v->n_kill_pending++;

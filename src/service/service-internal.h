@@ -171,6 +171,7 @@ struct session {
 	uint32_t n_jobs;   /* job structs alive (inflight + cancelled on the hardware + retiring) */
 	uint32_t n_zombies; /* cancelled, still on the hardware */
 	uint64_t completed, refused, violations;
+	uint32_t kill_threshold; /* violations that kill the session automatically; 0: never */
 	uint64_t latency_ns[LATENCY_SAMPLES]; /* a ring, by completed % LATENCY_SAMPLES */
 	struct squeue *queues[DK_SESSION_QUEUES_MAX];
 	struct sclass cls[QOS_N];

@@ -555,6 +555,7 @@ int session_new(struct dk_svc *v, struct dk_msg *m)
 		return -ENODEV;
 	}
 	s->weight = 1;
+	s->kill_threshold = v->kill_threshold;
 	lim.max_bytes = s->max_bytes;
 	lim.max_buffers = s->max_buffers;
 	lim.max_inflight = s->max_inflight;
