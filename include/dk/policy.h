@@ -5,10 +5,10 @@
  *
  * Deny by default. A policy file (INI, docs/policy.md) holds rules; a rule maps one subject
  * (service=NAME, uid=N or gid=N) and one device (device=NAME or class=NAME) to either a grant
- * (rights, a QoS ceiling, budgets) or an explicit denial. When several rules match, the most
- * specific one decides: subject service > uid > gid first, then device > class. Two rules with
- * the same subject and the same device are refused when the file is loaded, so a decision never
- * depends on the order of the file.
+ * (rights, a QoS ceiling, budgets, optionally a kill threshold) or an explicit denial. When
+ * several rules match, the most specific one decides: subject service > uid > gid first, then
+ * device > class. Two rules with the same subject and the same device are refused when the file
+ * is loaded, so a decision never depends on the order of the file.
  *
  * Two libraries carry this header:
  *  - libdk: the client API (dk_policy_connect() ... dk_policy_close()) and the protocol table;
@@ -43,6 +43,10 @@ extern "C" {
 #define DK_POLICY_MAX_BUFFERS_CAP 65536u
 #define DK_POLICY_MAX_INFLIGHT_CAP 4096u
 #define DK_POLICY_MAX_FENCES_CAP 65536u
+/* The kill threshold a rule may set: 0 (never kill automatically) .. this. */
+#define DK_POLICY_MAX_VIOLATIONS_CAP 65536u
+/* max_violations of a grant whose rule does not set it: the device service's own threshold. */
+#define DK_POLICY_MAX_VIOLATIONS_UNSET UINT32_MAX
 
 /* Which identities a subject carries (bits of struct dk_policy_subject.kinds). */
 enum dk_policy_subject_kind {
@@ -84,6 +88,10 @@ struct dk_policy_grant {
 	uint32_t max_buffers;  /* budget: live buffers */
 	uint32_t max_inflight; /* budget: jobs in flight */
 	uint32_t max_fences;   /* budget: live fences */
+	/* Validation failures and hangs after which the device service kills the session on its
+	 * own: 0 never; DK_POLICY_MAX_VIOLATIONS_UNSET when the rule does not say (the service's
+	 * own threshold applies). */
+	uint32_t max_violations;
 };
 
 struct dk_policy_decision {
@@ -153,9 +161,11 @@ int dk_policy_check_file(const char *path, char *msg, size_t msg_size);
 
 /* ---- the "policyd" protocol (docs/policy.md, "Protocol") ---- */
 
-#define DK_POLICYD_PROTO_MINOR 1
+#define DK_POLICYD_PROTO_MINOR 2
 enum dk_policyd_opcode {
-	DK_POLICYD_OP_CHECK = 0x0001, /* a question; reply: the decision */
+	/* A question; reply: the decision (since minor 2 with u32 max_violations after the rule
+	 * string, docs/policy.md "Protocol"). */
+	DK_POLICYD_OP_CHECK = 0x0001,
 	DK_POLICYD_OP_STATS = 0x0002, /* counters */
 	/* Since minor 1: re-read the policy file, as SIGHUP does. Payload empty. Reply (also when
 	 * the file is refused): i32 error (0 or -errno of the load), u32 line (0: not about one
@@ -165,7 +175,8 @@ enum dk_policyd_opcode {
 };
 
 #define DK_POLICYD_CHECK_FIXED 12u /* u8 kinds, u8 0, u16 0, u32 uid, u32 gid; then 3 strings */
-#define DK_POLICYD_DECISION_FIXED 40u /* without the rule string */
+#define DK_POLICYD_DECISION_FIXED 40u /* without the rule string and what follows it */
+#define DK_POLICYD_DECISION_TAIL 4u /* since minor 2: u32 max_violations after the rule */
 #define DK_POLICYD_STATS_SIZE 96u
 #define DK_POLICYD_RELOAD_FIXED 24u /* without the message string */
 

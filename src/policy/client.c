@@ -22,7 +22,7 @@
 
 static const struct dk_frame_opdesc reply_ops[] = {
 	{DK_POLICYD_OP_CHECK, 0, DK_POLICYD_DECISION_FIXED + 2,
-	 DK_POLICYD_DECISION_FIXED + 2 + DK_POLICY_NAME_MAX, "check"},
+	 DK_POLICYD_DECISION_FIXED + 2 + DK_POLICY_NAME_MAX + DK_POLICYD_DECISION_TAIL, "check"},
 	{DK_POLICYD_OP_STATS, 0, DK_POLICYD_STATS_SIZE, DK_POLICYD_STATS_SIZE, "stats"},
 	{DK_POLICYD_OP_RELOAD, 1, DK_POLICYD_RELOAD_FIXED + 2,
 	 DK_POLICYD_RELOAD_FIXED + 2 + DK_POLICY_ERROR_MAX - 1, "reload"},
@@ -180,8 +180,15 @@ int dk_policy_check(struct dk_policy_client *client, const struct dk_policy_subj
 	d.grant.max_fences = dk_wire_get_u32(&r);
 	d.generation = dk_wire_get_u64(&r);
 	dk_wire_get_string(&r, d.rule, sizeof(d.rule));
+	/* A daemon older than minor 2 knows no kill threshold: its grants leave it to the service. */
+	if (f.minor >= 2)
+		d.grant.max_violations = dk_wire_get_u32(&r);
+	else if (d.verdict == DK_POLICY_ALLOW)
+		d.grant.max_violations = DK_POLICY_MAX_VIOLATIONS_UNSET;
 	if (dk_wire_reader_error(&r) < 0 || reserved != 0 || d.verdict > DK_POLICY_ALLOW ||
-	    d.reason > DK_POLICY_REASON_DENY_RULE)
+	    d.reason > DK_POLICY_REASON_DENY_RULE ||
+	    (d.grant.max_violations > DK_POLICY_MAX_VIOLATIONS_CAP &&
+	     d.grant.max_violations != DK_POLICY_MAX_VIOLATIONS_UNSET))
 		return -EPROTO;
 	*ret_decision = d;
 	return 0;

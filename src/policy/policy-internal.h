@@ -61,7 +61,7 @@ static inline void dk_policyi_put_check(struct dk_wire_writer *w,
 	dk_wire_put_string(w, device_class ? device_class : "");
 }
 
-/* A decision reply payload. */
+/* A decision reply payload (the layout of our minor: max_violations after the rule). */
 static inline void dk_policyi_put_decision(struct dk_wire_writer *w,
 					   const struct dk_policy_decision *d)
 {
@@ -76,6 +76,7 @@ static inline void dk_policyi_put_decision(struct dk_wire_writer *w,
 	dk_wire_put_u32(w, d->grant.max_fences);
 	dk_wire_put_u64(w, d->generation);
 	dk_wire_put_string(w, d->rule);
+	dk_wire_put_u32(w, d->grant.max_violations);
 }
 
 #endif /* DK_POLICY_INTERNAL_H */

@@ -39,12 +39,13 @@ enum key {
 	KEY_MAX_BUFFERS,
 	KEY_MAX_INFLIGHT,
 	KEY_MAX_FENCES,
+	KEY_MAX_VIOLATIONS,
 	KEY_COUNT
 };
 
 static const char *const key_names[KEY_COUNT] = {
-	"service", "uid",    "gid", "device",    "class",       "effect",
-	"rights",  "qos", "max_bytes", "max_buffers", "max_inflight", "max_fences",
+	"service", "uid", "gid", "device", "class", "effect", "rights", "qos", "max_bytes",
+	"max_buffers", "max_inflight", "max_fences", "max_violations",
 };
 
 enum subj { SUBJ_NONE = 0, SUBJ_GID = 1, SUBJ_UID = 2, SUBJ_SERVICE = 3 }; /* = specificity */
@@ -148,6 +149,7 @@ static void section_header(struct parser *p, const char *s, size_t len)
 	memset(r, 0, sizeof(*r));
 	memcpy(r->name, name, (size_t)(nend - name));
 	r->line = p->line;
+	r->grant.max_violations = DK_POLICY_MAX_VIOLATIONS_UNSET;
 	p->in_section = true;
 }
 
@@ -265,16 +267,18 @@ static void parse_rights(struct parser *p, struct rule *r, const char *v)
 	r->grant.rights = mask;
 }
 
+/* A budget is 1..@cap; the kill threshold 0..@cap (0: never kill automatically). */
 static void parse_budget(struct parser *p, struct rule *r, enum key k, const char *v,
 			 uint64_t cap)
 {
-	uint64_t x;
+	uint64_t x, min = k == KEY_MAX_VIOLATIONS ? 0 : 1;
 	int err = parse_u64(v, &x, k == KEY_MAX_BYTES);
 
-	if (err < 0 || x == 0 || x > cap) {
-		fail(p, p->line, "rule '%s': %s '%s' %s (1..%llu%s)", r->name, key_names[k], v,
+	if (err < 0 || x < min || x > cap) {
+		fail(p, p->line, "rule '%s': %s '%s' %s (%llu..%llu%s)", r->name, key_names[k], v,
 		     err == -EINVAL ? "is not a number" : "is out of range",
-		     (unsigned long long)cap, k == KEY_MAX_BYTES ? ", suffix K, M or G" : "");
+		     (unsigned long long)min, (unsigned long long)cap,
+		     k == KEY_MAX_BYTES ? ", suffix K, M or G" : "");
 		return;
 	}
 	switch (k) {
@@ -286,6 +290,9 @@ static void parse_budget(struct parser *p, struct rule *r, enum key k, const cha
 		break;
 	case KEY_MAX_INFLIGHT:
 		r->grant.max_inflight = (uint32_t)x;
+		break;
+	case KEY_MAX_VIOLATIONS:
+		r->grant.max_violations = (uint32_t)x;
 		break;
 	default:
 		r->grant.max_fences = (uint32_t)x;
@@ -397,6 +404,9 @@ static int handler(void *user, const char *section, const char *name, const char
 	case KEY_MAX_FENCES:
 		parse_budget(p, r, k, value, DK_POLICY_MAX_FENCES_CAP);
 		break;
+	case KEY_MAX_VIOLATIONS:
+		parse_budget(p, r, k, value, DK_POLICY_MAX_VIOLATIONS_CAP);
+		break;
 	case KEY_COUNT:
 		break;
 	}
@@ -406,8 +416,14 @@ static int handler(void *user, const char *section, const char *name, const char
 /* Whole-rule checks, in file order: required keys, deny rules grant nothing, no twins. */
 static void check_rules(struct parser *p)
 {
-	static const enum key grants[] = {KEY_RIGHTS, KEY_QOS, KEY_MAX_BYTES, KEY_MAX_BUFFERS,
-					  KEY_MAX_INFLIGHT, KEY_MAX_FENCES};
+	/* The grant keys; every one but the kill threshold is required in an allow rule. */
+	static const struct {
+		enum key key;
+		bool required;
+	} grants[] = {
+		{KEY_RIGHTS, true}, {KEY_QOS, true}, {KEY_MAX_BYTES, true}, {KEY_MAX_BUFFERS, true},
+		{KEY_MAX_INFLIGHT, true}, {KEY_MAX_FENCES, true}, {KEY_MAX_VIOLATIONS, false},
+	};
 
 	for (uint32_t i = 0; i < p->n_rules && !failed(p); i++) {
 		struct rule *r = &p->rules[i];
@@ -421,15 +437,16 @@ static void check_rules(struct parser *p)
 			break;
 		}
 		for (size_t g = 0; g < sizeof(grants) / sizeof(grants[0]); g++) {
-			if (r->deny && r->key_line[grants[g]]) {
-				fail(p, r->key_line[grants[g]],
+			enum key k = grants[g].key;
+
+			if (r->deny && r->key_line[k]) {
+				fail(p, r->key_line[k],
 				     "rule '%s': a deny rule grants nothing, remove '%s'", r->name,
-				     key_names[grants[g]]);
+				     key_names[k]);
 				break;
 			}
-			if (!r->deny && !r->key_line[grants[g]]) {
-				fail(p, r->line, "rule '%s': missing key '%s'", r->name,
-				     key_names[grants[g]]);
+			if (!r->deny && grants[g].required && !r->key_line[k]) {
+				fail(p, r->line, "rule '%s': missing key '%s'", r->name, key_names[k]);
 				break;
 			}
 		}

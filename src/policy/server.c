@@ -126,19 +126,22 @@ static void audit_decision(struct dk_policyd *d, const struct conn *c,
 			   const char *device_class, const struct dk_policy_decision *dec)
 {
 	char subject[2 * DK_POLICY_NAME_MAX + 64], fields[DK_LOG_FIELDS_MAX + 1];
-	char message[DK_LOG_MESSAGE_MAX + 1];
+	char message[DK_LOG_MESSAGE_MAX + 1], violations[16] = "-";
 	bool allow = dec->verdict == DK_POLICY_ALLOW;
 
 	subject_text(s, subject, sizeof(subject));
+	if (allow && dec->grant.max_violations != DK_POLICY_MAX_VIOLATIONS_UNSET)
+		snprintf(violations, sizeof(violations), "%" PRIu32, dec->grant.max_violations);
 	snprintf(message, sizeof(message), "%s %s to %s", allow ? "allow" : "deny", subject,
 		 device);
 	snprintf(fields, sizeof(fields),
 		 "asker_pid=%" PRIu32 " asker_uid=%" PRIu32 " subject=%s device=%s class=%s "
-		 "decision=%s rule=%s reason=%s rights=0x%" PRIx32 " qos=%s generation=%" PRIu64,
+		 "decision=%s rule=%s reason=%s rights=0x%" PRIx32 " qos=%s max_violations=%s "
+		 "generation=%" PRIu64,
 		 c->pid, c->uid, subject, device, device_class[0] ? device_class : "-",
 		 allow ? "allow" : "deny", dec->rule[0] ? dec->rule : "-",
 		 dk_policy_reason_name(dec->reason), dec->grant.rights,
-		 allow ? dk_qos_name(dec->grant.qos) : "-", dec->generation);
+		 allow ? dk_qos_name(dec->grant.qos) : "-", violations, dec->generation);
 	audit(d, DK_LOG_AUDIT, message, fields);
 }
 
@@ -200,7 +203,7 @@ static int op_check(struct dk_policyd *d, struct conn *c, const struct dk_frame 
 {
 	char service[DK_POLICY_NAME_MAX + 1], device[DK_POLICY_NAME_MAX + 1];
 	char device_class[DK_POLICY_NAME_MAX + 1];
-	uint8_t p[DK_POLICYD_DECISION_FIXED + 2 + DK_POLICY_NAME_MAX];
+	uint8_t p[DK_POLICYD_DECISION_FIXED + 2 + DK_POLICY_NAME_MAX + DK_POLICYD_DECISION_TAIL];
 	struct dk_policy_subject s = {0};
 	struct dk_policy_decision dec;
 	struct dk_wire_reader r;

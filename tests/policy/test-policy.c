@@ -110,7 +110,45 @@ static void test_exact_grant(void **state)
 	assert_int_equal(d.grant.max_buffers, 64);
 	assert_int_equal(d.grant.max_inflight, 16);
 	assert_int_equal(d.grant.max_fences, 32);
+	assert_int_equal(d.grant.max_violations, DK_POLICY_MAX_VIOLATIONS_UNSET);
 	assert_int_equal(d.generation, 0);
+	dk_policy_destroy(p);
+}
+
+/*
+ * The kill threshold: optional in an allow rule (absent: unset, the service's own applies),
+ * 0 (never) up to the cap, granted exactly; nothing in a denial.
+ */
+static void test_max_violations(void **state)
+{
+	struct dk_policy *p = parse_ok(
+		"[rule two]\nuid = 1\ndevice = d\n" G1 "max_violations = 2\n"
+		"[rule never]\nuid = 2\ndevice = d\nmax_violations = 0 ; no automatic kill\n" G1
+		"[rule cap]\nuid = 3\ndevice = d\n" G1 "max_violations: 65536\n"
+		"[rule unset]\nuid = 4\ndevice = d\n" G1
+		"[rule nobody]\nuid = 5\ndevice = d\neffect = deny\n");
+	struct dk_policy_decision d;
+
+	(void)state;
+	d = decide(p, UG, NULL, 1, 0, "d", NULL);
+	assert_string_equal(d.rule, "two");
+	assert_int_equal(d.grant.max_violations, 2);
+	assert_int_equal(d.grant.max_fences, 16); /* the rest of the grant as without it */
+	d = decide(p, UG, NULL, 2, 0, "d", NULL);
+	assert_string_equal(d.rule, "never");
+	assert_int_equal(d.verdict, DK_POLICY_ALLOW);
+	assert_int_equal(d.grant.max_violations, 0);
+	d = decide(p, UG, NULL, 3, 0, "d", NULL);
+	assert_int_equal(d.grant.max_violations, DK_POLICY_MAX_VIOLATIONS_CAP);
+	d = decide(p, UG, NULL, 4, 0, "d", NULL);
+	assert_string_equal(d.rule, "unset");
+	assert_int_equal(d.grant.max_violations, DK_POLICY_MAX_VIOLATIONS_UNSET);
+	d = decide(p, UG, NULL, 5, 0, "d", NULL);
+	assert_int_equal(d.verdict, DK_POLICY_DENY);
+	assert_int_equal(d.grant.max_violations, 0);
+	d = decide(p, UG, NULL, 6, 0, "d", NULL);
+	assert_int_equal(d.reason, DK_POLICY_REASON_NO_RULE);
+	assert_int_equal(d.grant.max_violations, 0);
 	dk_policy_destroy(p);
 }
 
@@ -227,6 +265,19 @@ static const struct bad bads[] = {
 	{R "max_fences = 99999999999999999999999\n", 4, "out of range"},
 	{R "max_bytes = 1T\n", 4, "max_bytes '1T' is not a number"},
 	{R "max_buffers = 1K\n", 4, "max_buffers '1K' is not a number"},
+	{R G1 "max_violations = 65537\n", 10, "max_violations '65537' is out of range (0..65536)"},
+	{R G1 "max_violations = 4294967295\n", 10, "max_violations '4294967295' is out of range"},
+	{R G1 "max_violations = 99999999999999999999999\n", 10, "is out of range (0..65536)"},
+	{R G1 "max_violations = -1\n", 10, "max_violations '-1' is not a number (0..65536)"},
+	{R G1 "max_violations = 2K\n", 10, "max_violations '2K' is not a number"},
+	{R G1 "max_violations = 2 3\n", 10, "max_violations '2 3' is not a number"},
+	{R G1 "max_violations = never\n", 10, "max_violations 'never' is not a number"},
+	{R G1 "max_violations =\n", 10, "max_violations '' is not a number"},
+	{R "max_violations = 2\n" G1 "max_violations = 3\n", 11,
+	 "duplicate key 'max_violations' (first at line 4)"},
+	{R "effect = deny\nmax_violations = 2\n", 5,
+	 "a deny rule grants nothing, remove 'max_violations'"},
+	{R "max_violations = 2\n", 1, "missing key 'rights'"},
 	{R "rights = read\nqos = normal\nmax_bytes = 1\nmax_buffers = 1\nmax_inflight = 1\n", 1,
 	 "missing key 'max_fences'"},
 	{"[rule r]\ndevice = d\n" G1, 1, "no subject"},
@@ -357,6 +408,20 @@ static void test_check_file(void **state)
 	assert_int_equal(dk_policy_check_file(path, msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, ":3: rule 'r': invalid qos 'warp'"));
 	assert_int_equal(strncmp(msg, path, strlen(path)), 0);
+
+	/* The kill threshold, as dkctl policy check sees it. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[rule r]\nuid = 1\ndevice = d\n" G1 "max_violations = 2\n", f);
+	fclose(f);
+	assert_int_equal(dk_policy_check_file(path, msg, sizeof(msg)), 0);
+	assert_string_equal(msg, "");
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[rule r]\nuid = 1\ndevice = d\n" G1 "max_violations = 70000\n", f);
+	fclose(f);
+	assert_int_equal(dk_policy_check_file(path, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, ":10: rule 'r': max_violations '70000' is out of range"));
 	unlink(path);
 
 	assert_int_equal(dk_policy_check_file(path, msg, sizeof(msg)), -ENOENT);
@@ -380,7 +445,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty_denies),   cmocka_unit_test(test_no_match_denies),
-		cmocka_unit_test(test_exact_grant),    cmocka_unit_test(test_precedence),
+		cmocka_unit_test(test_exact_grant),    cmocka_unit_test(test_max_violations),
+		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_order_independent), cmocka_unit_test(test_bad_question),
 		cmocka_unit_test(test_load_errors),    cmocka_unit_test(test_line_limits),
 		cmocka_unit_test(test_check_file),     cmocka_unit_test(test_reason_names),

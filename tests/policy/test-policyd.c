@@ -68,7 +68,8 @@ static const char *const policy_a =
 	"max_bytes = 1M\n"
 	"max_buffers = 4\n"
 	"max_inflight = 2\n"
-	"max_fences = 4\n";
+	"max_fences = 4\n"
+	"max_violations = 3\n";
 
 static const char *const policy_b =
 	"[rule only-audio]\n"
@@ -271,6 +272,7 @@ static void test_decisions_audited(void **state)
 	assert_int_equal(d.grant.max_buffers, 32);
 	assert_int_equal(d.grant.max_inflight, 8);
 	assert_int_equal(d.grant.max_fences, 16);
+	assert_int_equal(d.grant.max_violations, DK_POLICY_MAX_VIOLATIONS_UNSET);
 	assert_int_equal(d.generation, 1);
 
 	/* Precedence over the wire: the gid's class rule for another device. */
@@ -278,6 +280,7 @@ static void test_decisions_audited(void **state)
 			       "gpu1", "gpu", &d), 0);
 	assert_string_equal(d.rule, "users-gpu");
 	assert_int_equal(d.grant.qos, DK_QOS_FRUGAL);
+	assert_int_equal(d.grant.max_violations, 3); /* its kill threshold, over the wire too */
 
 	/* Deny by default: a subject nothing matches. */
 	assert_int_equal(check(c, DK_POLICY_SUBJECT_UID, NULL, 4242, 0, "gpu0", "gpu", &d), 0);
@@ -286,6 +289,7 @@ static void test_decisions_audited(void **state)
 	assert_string_equal(d.rule, "");
 	assert_int_equal(d.grant.rights, 0);
 	assert_int_equal(d.grant.max_bytes, 0);
+	assert_int_equal(d.grant.max_violations, 0);
 
 	/* A malformed question is refused before it is sent. */
 	assert_int_equal(check(c, 0, NULL, 0, 0, "gpu0", NULL, &d), -EINVAL);
@@ -319,8 +323,11 @@ static void test_decisions_audited(void **state)
 	assert_field(&recs[0], "rule=compositor-gpu");
 	assert_field(&recs[0], "reason=grant");
 	assert_field(&recs[0], "qos=burst");
+	assert_field(&recs[0], "max_violations=-");
 	assert_field(&recs[1], "subject=uid:1000,gid:100");
 	assert_field(&recs[1], "rule=users-gpu");
+	assert_field(&recs[1], "max_violations=3");
+	assert_field(&recs[2], "max_violations=-");
 	assert_field(&recs[2], "subject=uid:4242");
 	assert_field(&recs[2], "decision=deny");
 	assert_field(&recs[2], "rule=-");
@@ -970,6 +977,124 @@ static void test_client_cap_and_errors(void **state)
 	stack_stop(&S);
 }
 
+/* ---- decisions of another minor ---- */
+
+/* One reply of the stand-in daemon: its minor, and what follows the rule string. */
+struct old_reply {
+	uint16_t minor;
+	bool tail;               /* u32 max_violations after the rule */
+	uint32_t max_violations;
+	bool extra;              /* 4 more bytes after it, as a newer minor might add */
+};
+
+/* A stand-in daemon (a forked child): answer a CHECK per entry of @rs. Exit status 0 or the
+ * step that failed. */
+static int old_daemon(int lfd, const struct old_reply *rs, size_t n)
+{
+	static uint8_t in[DK_FRAME_MAX_SIZE], out[DK_FRAME_MAX_SIZE];
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct dk_frame_proto proto = {
+			.name = "policyd",
+			.minor = rs[i].minor,
+			.n_ops = dk_policyd_proto.n_ops,
+			.ops = dk_policyd_proto.ops,
+		};
+		ssize_t len = recv(fd, in, sizeof(in), 0);
+		struct dk_wire_writer w;
+		struct dk_frame f;
+		uint8_t p[128];
+		int m;
+
+		if (len <= 0 || dk_frame_decode(in, (size_t)len, &dk_policyd_proto, &f, NULL) < 0)
+			return 2;
+		dk_wire_writer_init(&w, p, sizeof(p));
+		dk_wire_put_u8(&w, DK_POLICY_ALLOW);
+		dk_wire_put_u8(&w, DK_POLICY_REASON_GRANT);
+		dk_wire_put_u16(&w, 0);
+		dk_wire_put_u32(&w, DK_RIGHT_READ);
+		dk_wire_put_u32(&w, DK_QOS_NORMAL);
+		dk_wire_put_u32(&w, 2);    /* max_buffers */
+		dk_wire_put_u64(&w, 4096); /* max_bytes */
+		dk_wire_put_u32(&w, 3);    /* max_inflight */
+		dk_wire_put_u32(&w, 4);    /* max_fences */
+		dk_wire_put_u64(&w, 7);    /* generation */
+		dk_wire_put_string(&w, "old");
+		if (rs[i].tail)
+			dk_wire_put_u32(&w, rs[i].max_violations);
+		if (rs[i].extra)
+			dk_wire_put_u32(&w, 0xdeadbeef);
+		m = dk_frame_encode(out, sizeof(out), &proto, f.opcode, DK_FRAME_F_REPLY, f.seq, p,
+				    dk_wire_writer_len(&w));
+		if (m < 0 || send(fd, out, (size_t)m, MSG_NOSIGNAL) != m)
+			return 3;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * The kill threshold in decisions of other minors: a minor-1 daemon has none (unset: the
+ * service's own applies), a newer one's additions after it are skipped, and a reply of minor 2
+ * without it or with a threshold over the cap is malformed.
+ */
+static void test_decision_minors(void **state)
+{
+	static const struct old_reply rs[] = {
+		{.minor = 1},
+		{.minor = 2, .tail = true, .max_violations = 5},
+		{.minor = 3, .tail = true, .max_violations = 0, .extra = true},
+		{.minor = 2},
+		{.minor = 2, .tail = true, .max_violations = DK_POLICY_MAX_VIOLATIONS_CAP + 1},
+		{.minor = 2, .tail = true, .max_violations = DK_POLICY_MAX_VIOLATIONS_UNSET},
+	};
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct dk_policy_client *c;
+	struct dk_policy_decision d;
+	char dir[] = "/tmp/dk-policyd-minor-XXXXXX";
+	int lfd, status;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/policyd.sock", dir);
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(old_daemon(lfd, rs, sizeof(rs) / sizeof(rs[0])));
+	close(lfd);
+	assert_int_equal(dk_policy_connect(addr.sun_path, DEADLINE(), &c), 0);
+
+	assert_int_equal(check(c, DK_POLICY_SUBJECT_UID, NULL, 1, 0, "gpu0", NULL, &d), 0);
+	assert_int_equal(d.verdict, DK_POLICY_ALLOW);
+	assert_string_equal(d.rule, "old");
+	assert_int_equal(d.grant.max_fences, 4);
+	assert_int_equal(d.generation, 7);
+	assert_int_equal(d.grant.max_violations, DK_POLICY_MAX_VIOLATIONS_UNSET);
+	assert_int_equal(check(c, DK_POLICY_SUBJECT_UID, NULL, 1, 0, "gpu0", NULL, &d), 0);
+	assert_int_equal(d.grant.max_violations, 5);
+	assert_int_equal(check(c, DK_POLICY_SUBJECT_UID, NULL, 1, 0, "gpu0", NULL, &d), 0);
+	assert_int_equal(d.grant.max_violations, 0);
+	assert_int_equal(check(c, DK_POLICY_SUBJECT_UID, NULL, 1, 0, "gpu0", NULL, &d), -EPROTO);
+	assert_int_equal(check(c, DK_POLICY_SUBJECT_UID, NULL, 1, 0, "gpu0", NULL, &d), -EPROTO);
+	assert_int_equal(check(c, DK_POLICY_SUBJECT_UID, NULL, 1, 0, "gpu0", NULL, &d), 0);
+	assert_int_equal(d.grant.max_violations, DK_POLICY_MAX_VIOLATIONS_UNSET);
+
+	dk_policy_close(c);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	unlink(addr.sun_path);
+	rmdir(dir);
+}
+
 static void test_invalid_policy_at_start(void **state)
 {
 	char errtext[1024] = "";
@@ -1022,6 +1147,7 @@ int main(void)
 		cmocka_unit_test(test_logd_unreachable),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_client_cap_and_errors),
+		cmocka_unit_test(test_decision_minors),
 		cmocka_unit_test(test_invalid_policy_at_start),
 	};
 
