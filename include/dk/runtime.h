@@ -258,10 +258,14 @@ DK_EXPORT extern const struct dk_frame_proto dk_broker_reply_proto;
 
 /* ---- "devctl": broker <-> device service ------------------------------------------------- */
 
-#define DK_DEVCTL_PROTO_MINOR 0
+#define DK_DEVCTL_PROTO_MINOR 1
 enum dk_devctl_opcode {
 	/* broker -> service. Payload: u64 session_id, u32 pid, u32 uid, u32 gid, u32 rights,
-	 * u32 qos, u32 max_buffers, u64 max_bytes, u32 max_inflight, u32 max_fences (48 bytes).
+	 * u32 qos, u32 max_buffers, u64 max_bytes, u32 max_inflight, u32 max_fences (48 bytes,
+	 * DK_DEVCTL_SESSION_PAYLOAD); since minor 1 optionally followed by u32 max_violations (the
+	 * policy's kill threshold: 0 never, DK_SESSION_MAX_VIOLATIONS_UNSET for the service's own)
+	 * and u32 reserved (0) (DK_DEVCTL_SESSION_PAYLOAD_KILL bytes in all). Any other length, a
+	 * reserved field that is not 0 or a zero budget is refused with -EPROTO.
 	 * Descriptor: the service's end of the session socket. Reply empty, or an error (-EBUSY
 	 * at the session cap): the broker then closes the client's end and fails the OPEN. */
 	DK_DEVCTL_OP_SESSION = 0x0001,
@@ -303,7 +307,10 @@ enum dk_devctl_opcode {
 #define DK_DEVCTL_TRACE_FIXED 16u
 #define DK_DEVCTL_TRACE_RECORD 80u
 #define DK_DEVCTL_TRACE_MAX ((DK_FRAME_MAX_PAYLOAD - DK_DEVCTL_TRACE_FIXED) / DK_DEVCTL_TRACE_RECORD)
-#define DK_DEVCTL_SESSION_PAYLOAD 48u
+#define DK_DEVCTL_SESSION_PAYLOAD 48u      /* SESSION without a kill threshold */
+#define DK_DEVCTL_SESSION_PAYLOAD_KILL 56u /* SESSION with one (since minor 1) */
+/* A session's kill threshold that is not set: the service's own (--kill-threshold) applies. */
+#define DK_SESSION_MAX_VIOLATIONS_UNSET 0xffffffffu
 
 DK_EXPORT extern const struct dk_frame_proto dk_devctl_proto;
 DK_EXPORT extern const struct dk_frame_proto dk_devctl_reply_proto;

@@ -91,7 +91,8 @@ const struct dk_frame_proto dk_broker_reply_proto = {
 };
 
 static const struct dk_frame_opdesc devctl_ops[] = {
-	{DK_DEVCTL_OP_SESSION, 0, DK_DEVCTL_SESSION_PAYLOAD, DK_DEVCTL_SESSION_PAYLOAD, "session"},
+	{DK_DEVCTL_OP_SESSION, 0, DK_DEVCTL_SESSION_PAYLOAD, DK_DEVCTL_SESSION_PAYLOAD_KILL,
+	 "session"},
 	{DK_DEVCTL_OP_SESSION_END, 0, 8, 8, "session-end"},
 	{DK_DEVCTL_OP_GRANT, 0, 8 + 3, 8 + 2 + DK_RT_HWSIM_MODEL_MAX, "grant"},
 	{DK_DEVCTL_OP_KILL_SESSION, 0, 16, 16, "kill-session"},

@@ -521,10 +521,14 @@ int session_new(struct dk_svc *v, struct dk_msg *m)
 	struct dk_budget_limits lim;
 	struct session *s = NULL;
 	struct epoll_event ev = {.events = EPOLLIN};
-	uint32_t cap;
+	uint32_t cap, max_violations = DK_SESSION_MAX_VIOLATIONS_UNSET, reserved = 0;
+	uint32_t len = m->frame.known_length;
 	int err;
 
-	if (m->n_fds != 1)
+	/* Without a kill threshold, or with one and its reserved word (what a newer minor adds
+	 * after them is not in known_length). */
+	if (m->n_fds != 1 ||
+	    (len != DK_DEVCTL_SESSION_PAYLOAD && len != DK_DEVCTL_SESSION_PAYLOAD_KILL))
 		return -EPROTO;
 	for (uint32_t i = 0; i < DK_SERVICE_SESSIONS_MAX && !s; i++)
 		if (v->sessions[i].state == SESSION_FREE)
@@ -542,8 +546,12 @@ int session_new(struct dk_svc *v, struct dk_msg *m)
 	s->max_bytes = dk_wire_get_u64(&r);
 	s->max_inflight = dk_wire_get_u32(&r);
 	s->max_fences = dk_wire_get_u32(&r);
+	if (len == DK_DEVCTL_SESSION_PAYLOAD_KILL) {
+		max_violations = dk_wire_get_u32(&r);
+		reserved = dk_wire_get_u32(&r);
+	}
 	if (dk_wire_reader_error(&r) < 0 || dk_qos_check(s->qos) < 0 || !s->max_buffers ||
-	    !s->max_bytes || !s->max_inflight || !s->max_fences) {
+	    !s->max_bytes || !s->max_inflight || !s->max_fences || reserved) {
 		memset(s, 0, sizeof(*s));
 		s->fd = -1;
 		return -EPROTO;
@@ -555,7 +563,9 @@ int session_new(struct dk_svc *v, struct dk_msg *m)
 		return -ENODEV;
 	}
 	s->weight = 1;
-	s->kill_threshold = v->kill_threshold;
+	/* The policy's threshold wins over the service's option (0: never kill automatically). */
+	s->kill_threshold = max_violations != DK_SESSION_MAX_VIOLATIONS_UNSET ? max_violations
+									       : v->kill_threshold;
 	lim.max_bytes = s->max_bytes;
 	lim.max_buffers = s->max_buffers;
 	lim.max_inflight = s->max_inflight;
@@ -590,7 +600,9 @@ int session_new(struct dk_svc *v, struct dk_msg *m)
 	m->fds[0] = -1;
 	s->state = SESSION_LIVE;
 	svc_log(v, DK_LOG_INFO, "service.session",
-		"session=%" PRIu64 " pid=%u uid=%u qos=%s max_inflight=%u", s->id, s->pid, s->uid,
-		dk_qos_name(s->qos), s->max_inflight);
+		"session=%" PRIu64 " pid=%u uid=%u qos=%s max_inflight=%u kill_threshold=%u "
+		"kill_threshold_from=%s",
+		s->id, s->pid, s->uid, dk_qos_name(s->qos), s->max_inflight, s->kill_threshold,
+		max_violations != DK_SESSION_MAX_VIOLATIONS_UNSET ? "policy" : "service");
 	return 0;
 }
