@@ -334,7 +334,7 @@ static int copy_reset(struct dk_svc_device *dev)
 
 static const struct dk_device_ops copy_ops = {
 	.version = DK_DEVICE_OPS_VERSION,
-	.flags = DK_DEVICE_F_HARDWARE,
+	.flags = DK_DEVICE_F_HARDWARE | DK_DEVICE_F_POLL,
 	.class_name = "copy",
 	.probe = copy_probe,
 	.destroy = copy_destroy,

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,6 +341,41 @@ static void kill_pending(struct dk_svc *v)
 			session_kill(v, &v->sessions[i], DK_REASON_CLIENT_KILLED);
 }
 
+/*
+ * Jobs on a device that can be polled (DK_DEVICE_F_POLL) and the poll window of the latest job
+ * handed over still open: harvest once. The first poll after a hand-over always happens, however
+ * late, so a job the device finished at once is found without its interrupt. Returns true while
+ * polling goes on (or it found something): the serving loop goes round between polls, so new
+ * submissions and control events are seen as fast as while polling for work.
+ */
+static bool poll_hw(struct dk_svc *v)
+{
+	uint64_t done = v->st.completed + v->st.failed;
+
+	if (!v->poll_until)
+		return false;
+	if (v->n_hw && v->dev) {
+		svc_op_enter(v);
+		v->ops->harvest(v->dev);
+		svc_op_exit(v);
+		sched_dispatch(v);
+		svc_publish(v);
+	}
+	if (!v->n_hw || dk_now_ns() >= v->poll_until) {
+		v->poll_until = 0;
+		return v->st.completed + v->st.failed != done;
+	}
+	/* As dk_spin_step(): on a shared CPU, give the device's thread its turn now and then. */
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+	if ((++v->poll_steps & 255) == 0)
+		sched_yield();
+	return true;
+}
+
 static void serve(struct dk_svc *v)
 {
 	static struct dk_ring *idle[SVC_QUEUES_MAX];
@@ -370,7 +406,7 @@ static void serve(struct dk_svc *v)
 		if (v->n_kill_pending)
 			kill_pending(v);
 		svc_publish(v);
-		if (busy || moved)
+		if (busy || moved || poll_hw(v))
 			continue;
 
 		/* Sleep on the queues that can be served (their session under max_inflight). */
@@ -468,7 +504,8 @@ static int parse_options(struct dk_svc *v, int argc, char **argv)
 static bool ops_ok(const struct dk_device_ops *ops)
 {
 	return ops && ops->version == DK_DEVICE_OPS_VERSION && ops->class_name && ops->probe &&
-	       ops->submit && !(ops->flags & ~(uint32_t)DK_DEVICE_F_HARDWARE);
+	       ops->submit && !(ops->flags & ~(uint32_t)(DK_DEVICE_F_HARDWARE | DK_DEVICE_F_POLL)) &&
+	       (!(ops->flags & DK_DEVICE_F_POLL) || ops->harvest);
 }
 
 /* The orderly end: every session ended, the hardware emptied, every job retired. */

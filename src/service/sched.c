@@ -231,6 +231,21 @@ static void unpick(struct dk_svc *v, struct job *j)
 	push(v, j, true);
 }
 
+/* A job of class @qos went to a device that can be polled: poll it for that class's time. */
+static void poll_extend(struct dk_svc *v, uint32_t qos, uint64_t now)
+{
+	uint64_t until;
+
+	if (qos == DK_QOS_BURST)
+		until = now + DK_SVC_POLL_BURST_NS;
+	else if (qos == DK_QOS_NORMAL)
+		until = now + DK_SVC_POLL_NORMAL_NS;
+	else
+		return;
+	if (until > v->poll_until)
+		v->poll_until = until;
+}
+
 /*
  * Hand @j to the hardware (a slot is free). @now: the caller's clock reading, also used for
  * completions the class reports from submit.
@@ -277,6 +292,8 @@ static void dispatch_one(struct dk_svc *v, struct job *j, uint64_t now)
 		}
 	} else if (j->state == JOB_HW) {
 		wd_arm(v, j->expiry_ns);
+		if (v->ops->flags & DK_DEVICE_F_POLL)
+			poll_extend(v, j->pub.qos, now);
 	}
 	svc_op_exit(v);
 }

@@ -217,6 +217,8 @@ struct dk_svc {
 	uint32_t in_op;         /* inside a device op: retirement waits */
 	uint64_t timer_ns;      /* the watchdog timer's expiry, 0 when disarmed */
 	uint64_t now_hint;      /* during a dispatch: its clock reading, for completions */
+	uint64_t poll_until;    /* DK_DEVICE_F_POLL: harvest by polling until then (0: not) */
+	uint32_t poll_steps;
 	uint64_t limit_ns[QOS_N]; /* the time limits of the QoS classes (caps, or the default) */
 	uint32_t n_kill_pending;
 

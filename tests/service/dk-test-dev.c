@@ -57,6 +57,7 @@ struct testdev {
 };
 
 static const struct dk_device_ops testdev_ops;
+static struct dk_device_ops ops_in_use; /* testdev_ops, with DK_DEVICE_F_POLL on request */
 
 static struct testdev *td_of(struct dk_svc_device *dev)
 {
@@ -159,7 +160,7 @@ static int td_probe(struct dk_svc *svc, const struct dk_device_hw *hw,
 
 	if (!td)
 		return -ENOMEM;
-	dk_svc_device_init(&td->base, &testdev_ops, svc);
+	dk_svc_device_init(&td->base, &ops_in_use, svc);
 	td->n_slots = (uint32_t)env_u32(TD_ENV_SLOTS, 1, 1, TD_SLOTS_MAX);
 	td->base.caps.hw_slots = td->n_slots;
 	td->real_slots = (uint32_t)env_u32(TD_ENV_REAL_SLOTS, td->n_slots, 1, td->n_slots);
@@ -428,5 +429,8 @@ static const struct dk_device_ops testdev_ops = {
 
 int main(int argc, char **argv)
 {
-	return dk_svc_main(&testdev_ops, argc, argv);
+	ops_in_use = testdev_ops;
+	if (getenv(TD_ENV_POLL))
+		ops_in_use.flags |= DK_DEVICE_F_POLL;
+	return dk_svc_main(&ops_in_use, argc, argv);
 }

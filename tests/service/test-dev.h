@@ -53,6 +53,8 @@ enum td_stat {
 #define TD_ENV_RESET "DK_TESTDEV_RESET"   /* "resubmit" (default) or "fail" */
 /* Slots the hardware really has (default: all it declares); past them submit says -EBUSY. */
 #define TD_ENV_REAL_SLOTS "DK_TESTDEV_REAL_SLOTS"
+/* Set (any value): the class says DK_DEVICE_F_POLL (its harvest may be polled). */
+#define TD_ENV_POLL "DK_TESTDEV_POLL"
 #define TD_SLOTS_MAX 64u
 
 #endif /* DK_TEST_DEV_H */

@@ -762,6 +762,40 @@ static void test_lost_irq(void **state)
 	stop();
 }
 
+/*
+ * A class that lets itself be polled (DK_DEVICE_F_POLL): after a Normal job goes to the
+ * hardware the library harvests without waiting for the interrupt, so a job finished with no
+ * interrupt is found at once, not by the watchdog. Frugal jobs are never polled: the same job
+ * is found by the watchdog (a lost interrupt), as on a class that cannot be polled.
+ */
+static void test_poll_harvest(void **state)
+{
+	struct dk_device *dev;
+	struct dk_ring *normal, *frugal;
+	struct dk_cqe c;
+
+	(void)state;
+	setenv(TD_ENV_POLL, "1", 1);
+	start(1, "300,60000,60000", "resubmit", NULL, NULL);
+	unsetenv(TD_ENV_POLL);
+	dev = open_session(16);
+	normal = queue(dev, 8, DK_QOS_NORMAL);
+	frugal = queue(dev, 8, DK_QOS_FRUGAL);
+	job(normal, TD_OP_LOST_IRQ, 0, 1);
+	submit(normal, 1);
+	c = cqe(normal); /* within the Normal limit of 60 s: polling found it */
+	assert_int_equal(c.user_data, 1);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(svc_stat(normal, TD_STAT_LOST_IRQS), 0);
+	job(frugal, TD_OP_LOST_IRQ, 0, 2);
+	submit(frugal, 1);
+	c = cqe(frugal);
+	assert_int_equal(c.user_data, 2);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(svc_stat(normal, TD_STAT_LOST_IRQS), 1);
+	assert_int_equal(svc_stat(normal, TD_STAT_RESETS), 0);
+}
+
 /* ---- 8. KILL_SESSION from the broker ---- */
 
 static void test_kill_session(void **state)
@@ -1216,6 +1250,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_hang_resubmit, teardown),
 		cmocka_unit_test_teardown(test_hang_fail, teardown),
 		cmocka_unit_test_teardown(test_lost_irq, teardown),
+		cmocka_unit_test_teardown(test_poll_harvest, teardown),
 		cmocka_unit_test_teardown(test_kill_session, teardown),
 		cmocka_unit_test_teardown(test_kill_ready, teardown),
 		cmocka_unit_test_teardown(test_kill_threshold, teardown),

@@ -71,7 +71,18 @@ enum dk_device_flag {
 	 * the grant arrives, and sessions are refused (-ENODEV) until it succeeded. Without it,
 	 * probe is called at start with no hardware (a class like null). */
 	DK_DEVICE_F_HARDWARE = 1u << 0,
+	/* harvest only reads the device when nothing finished, and may be called whenever jobs
+	 * are on the hardware: the library then polls it for a while after handing a job over
+	 * instead of only waiting for the interrupt (the interrupt's two wake-ups, device ->
+	 * watcher -> serving thread, are most of a short job's time). How long depends on the
+	 * job's QoS: DK_SVC_POLL_NORMAL_NS for Normal, DK_SVC_POLL_BURST_NS for Burst, never
+	 * for Frugal. The interrupt stays the way completions are found otherwise. */
+	DK_DEVICE_F_POLL = 1u << 1,
 };
+
+/* How long the library polls a DK_DEVICE_F_POLL device after handing it a job, by QoS. */
+#define DK_SVC_POLL_NORMAL_NS (50ull * 1000)
+#define DK_SVC_POLL_BURST_NS (1000ull * 1000)
 
 /* The hardware resources of devctl GRANT (dk/hwsim.h), as the library hands them to probe. */
 struct dk_device_hw {
