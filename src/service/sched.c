@@ -290,7 +290,10 @@ static void dispatch_one(struct dk_svc *v, struct job *j, uint64_t now)
 			svc_post(v, j, err, DK_REASON_DEVICE_FAULT, 0, now);
 			svc_retire_later(v, j);
 		}
-	} else if (j->state == JOB_HW) {
+	} else if (err == 0) {
+		v->uncommitted = true;
+	}
+	if (j->state == JOB_HW) {
 		wd_arm(v, j->expiry_ns);
 		if (v->ops->flags & DK_DEVICE_F_POLL)
 			poll_extend(v, j->pub.qos, now);
@@ -332,4 +335,5 @@ void sched_dispatch(struct dk_svc *v)
 		dispatch_one(v, pick_job(v, qos), now);
 	}
 	svc_retire_all(v);
+	svc_commit(v);
 }

@@ -219,6 +219,7 @@ struct dk_svc {
 	uint64_t now_hint;      /* during a dispatch: its clock reading, for completions */
 	uint64_t poll_until;    /* DK_DEVICE_F_POLL: harvest by polling until then (0: not) */
 	uint32_t poll_steps;
+	bool uncommitted;       /* a submit took a job since the class's last commit */
 	uint64_t limit_ns[QOS_N]; /* the time limits of the QoS classes (caps, or the default) */
 	uint32_t n_kill_pending;
 
@@ -280,6 +281,20 @@ static inline void svc_op_exit(struct dk_svc *v)
 {
 	v->in_op--;
 	svc_retire_all(v);
+}
+
+/* svc_commit - a submit took a job since the last commit: the class's commit, if any. */
+static inline void svc_commit(struct dk_svc *v)
+{
+	if (v->uncommitted && !v->in_op) {
+		v->uncommitted = false;
+		if (v->ops->commit) {
+			v->in_op++;
+			v->ops->commit(v->dev);
+			v->in_op--;
+			svc_retire_all(v);
+		}
+	}
 }
 
 /* sched.c */

@@ -193,6 +193,13 @@ struct dk_device_ops {
 	 */
 	void (*harvest)(struct dk_svc_device *dev);
 	/*
+	 * commit - the library has handed over every job of this pass (one or more submits
+	 * returned 0 since the last commit): make the hardware see them, e.g. ring the doorbell
+	 * once for the batch (as blk-mq's commit_rqs). Called before the serving thread polls,
+	 * waits or sleeps, never inside another op. NULL: each submit starts its job itself.
+	 */
+	void (*commit)(struct dk_svc_device *dev);
+	/*
 	 * reset - stop the hardware and bring it back to a working state, forgetting every job
 	 * it held (the library completes or resubmits them per caps.reset_policy). Returns 0, or
 	 * -errno: the device is dead and the service exits (status 1) so that the supervisor
