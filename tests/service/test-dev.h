@@ -41,8 +41,9 @@ enum td_stat {
 	TD_STAT_FENCE_WAKEUPS = 13,
 	TD_STAT_RETIRED = 14,     /* retire calls */
 	TD_STAT_BUSY = 15,        /* submits answered -EBUSY */
+	TD_STAT_COMMITS = 16,     /* commit calls */
 };
-#define TD_STAT_COUNT 16u
+#define TD_STAT_COUNT 17u
 
 #define TD_RESULT_SEQ(r) ((r) & 0xffffffffu)
 #define TD_RESULT_ATTEMPTS(r) ((r) >> 32)

@@ -796,6 +796,34 @@ static void test_poll_harvest(void **state)
 	assert_int_equal(svc_stat(normal, TD_STAT_RESETS), 0);
 }
 
+/*
+ * The class's commit runs once per dispatch pass, after the pass's submits: eight jobs
+ * submitted together are handed over in one pass and committed once (one doorbell).
+ */
+static void test_commit_per_pass(void **state)
+{
+	struct dk_device *dev;
+	struct dk_ring *r;
+	uint64_t before, after;
+
+	(void)state;
+	start(8, LONG_LIMITS, "resubmit", NULL, NULL);
+	dev = open_session(16);
+	r = queue(dev, 16, DK_QOS_NORMAL);
+	before = svc_stat(r, TD_STAT_COMMITS); /* read in submit: its own pass not committed */
+	for (uint64_t i = 1; i <= 8; i++)
+		job(r, TD_OP_NOP, 0, i);
+	submit(r, 8);
+	for (uint64_t i = 1; i <= 8; i++) {
+		struct dk_cqe c = cqe(r);
+
+		assert_int_equal(c.status, 0);
+	}
+	after = svc_stat(r, TD_STAT_COMMITS);
+	/* The STAT job's pass, then the eight jobs' pass. */
+	assert_int_equal(after - before, 2);
+}
+
 /* ---- 8. KILL_SESSION from the broker ---- */
 
 static void test_kill_session(void **state)
@@ -1251,6 +1279,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_hang_fail, teardown),
 		cmocka_unit_test_teardown(test_lost_irq, teardown),
 		cmocka_unit_test_teardown(test_poll_harvest, teardown),
+		cmocka_unit_test_teardown(test_commit_per_pass, teardown),
 		cmocka_unit_test_teardown(test_kill_session, teardown),
 		cmocka_unit_test_teardown(test_kill_ready, teardown),
 		cmocka_unit_test_teardown(test_kill_threshold, teardown),
