@@ -193,11 +193,13 @@ DK_EXPORT extern const struct dk_frame_proto dk_supd_reply_proto;
 
 /* ---- "broker": $RT/broker.sock (clients) -------------------------------------------------- */
 
-#define DK_BROKER_PROTO_MINOR 0
+#define DK_BROKER_PROTO_MINOR 1
 enum dk_broker_opcode {
 	/* Payload: string device. Reply (with one descriptor, the session socket): struct
 	 * dk_session_grant as u64 generation, u64 session_id, u32 rights, u32 qos, u64 max_bytes,
-	 * u32 max_buffers, u32 max_inflight, u32 max_fences, u32 reserved, string class.
+	 * u32 max_buffers, u32 max_inflight, u32 max_fences, u32 max_violations (since minor 1;
+	 * a broker of minor 0 sends 0 there, read as DK_SESSION_MAX_VIOLATIONS_UNSET),
+	 * string class.
 	 * Errors: -EACCES (policy: denied, reason DK_REASON_POLICY; also for a device that does
 	 * not exist unless policy would allow it, so names cannot be probed); -ENODEV (allowed,
 	 * but no such device or its service failed for good); -EAGAIN (its service is restarting,
@@ -238,6 +240,11 @@ struct dk_session_grant {
 	uint32_t max_buffers;  /* budget: registered buffers */
 	uint32_t max_inflight; /* budget: jobs taken and not completed */
 	uint32_t max_fences;   /* budget: registered fences */
+	/* The kill threshold the service applies to this session: the validation failures and
+	 * hangs after which it kills the session on its own (0: never), as policy set it;
+	 * DK_SESSION_MAX_VIOLATIONS_UNSET when policy left it to the service (whose own
+	 * --kill-threshold then applies, a number the client is not told). */
+	uint32_t max_violations;
 	char device_class[DK_RT_NAME_MAX + 1];
 };
 

@@ -205,7 +205,9 @@ static int open_session(struct dk_device *d, uint64_t deadline_ns, uint32_t *ret
 	g.max_buffers = dk_wire_get_u32(&r);
 	g.max_inflight = dk_wire_get_u32(&r);
 	g.max_fences = dk_wire_get_u32(&r);
-	dk_wire_get_u32(&r);
+	g.max_violations = dk_wire_get_u32(&r);
+	if (m->frame.minor < 1) /* a reserved 0 then: the broker knew no kill threshold */
+		g.max_violations = DK_SESSION_MAX_VIOLATIONS_UNSET;
 	dk_wire_get_string(&r, g.device_class, sizeof(g.device_class));
 	if (dk_wire_reader_error(&r) < 0 || m->n_fds != 1) {
 		dk_msg_close_fds(m);

@@ -77,7 +77,29 @@ static const char policy_fmt[] =
 	"[rule me-not-secret]\n"
 	"uid = @UID@\n"
 	"device = secret0\n"
-	"effect = deny\n";
+	"effect = deny\n"
+	"\n"
+	"[rule me-strict]\n"
+	"uid = @UID@\n"
+	"device = strict0\n"
+	"rights = read\n"
+	"qos = frugal\n"
+	"max_bytes = 4K\n"
+	"max_buffers = 1\n"
+	"max_inflight = 1\n"
+	"max_fences = 1\n"
+	"max_violations = 2\n"
+	"\n"
+	"[rule me-never-killed]\n"
+	"uid = @UID@\n"
+	"device = lenient0\n"
+	"rights = read\n"
+	"qos = frugal\n"
+	"max_bytes = 4K\n"
+	"max_buffers = 1\n"
+	"max_inflight = 1\n"
+	"max_fences = 1\n"
+	"max_violations = 0\n";
 
 static uint64_t next_seq = 100;
 
@@ -421,6 +443,7 @@ void service_take(int chan, struct session_req *s)
 	assert_int_equal(m->frame.opcode, DK_DEVCTL_OP_SESSION);
 	assert_int_equal(m->frame.flags, DK_FRAME_F_FDS);
 	assert_int_equal(m->n_fds, 1);
+	assert_int_equal(m->frame.length, DK_DEVCTL_SESSION_PAYLOAD_KILL);
 	dk_wire_reader_init(&r, m->frame.payload, m->frame.length);
 	s->seq = m->frame.seq;
 	s->id = dk_wire_get_u64(&r);
@@ -433,6 +456,8 @@ void service_take(int chan, struct session_req *s)
 	s->max_bytes = dk_wire_get_u64(&r);
 	s->max_inflight = dk_wire_get_u32(&r);
 	s->max_fences = dk_wire_get_u32(&r);
+	s->max_violations = dk_wire_get_u32(&r);
+	assert_int_equal(dk_wire_get_u32(&r), 0); /* reserved */
 	assert_int_equal(dk_wire_reader_error(&r), 0);
 	assert_int_equal(dk_wire_reader_left(&r), 0);
 	s->fd = m->fds[0];
@@ -746,7 +771,7 @@ int open_recv(int fd, uint64_t seq, struct dk_session_grant *g, int *ret_fd,
 	g->max_buffers = dk_wire_get_u32(&r);
 	g->max_inflight = dk_wire_get_u32(&r);
 	g->max_fences = dk_wire_get_u32(&r);
-	assert_int_equal(dk_wire_get_u32(&r), 0);
+	g->max_violations = dk_wire_get_u32(&r);
 	dk_wire_get_string(&r, g->device_class, sizeof(g->device_class));
 	assert_int_equal(dk_wire_reader_error(&r), 0);
 	assert_int_equal(dk_wire_reader_left(&r), 0);

@@ -121,11 +121,13 @@ void hwsim_quiet(int hw);
 struct session_req {
 	uint64_t seq, id;
 	uint32_t pid, uid, gid, rights, qos, max_buffers, max_inflight, max_fences;
+	uint32_t max_violations; /* the kill threshold; DK_SESSION_MAX_VIOLATIONS_UNSET: none */
 	uint64_t max_bytes;
 	int fd; /* the service's end of the session: the caller closes it */
 };
 
-/* Receive the next SESSION on @chan (it must be one, with one descriptor). */
+/* Receive the next SESSION on @chan (it must be one, with one descriptor, of the length of a
+ * SESSION with a kill threshold and its reserved word 0). */
 void service_take(int chan, struct session_req *s);
 
 /* Answer @s: success when @err is 0, else an error reply (reason none). */

@@ -120,6 +120,7 @@ static void test_open_allowed(void **state)
 	assert_int_equal(s.max_buffers, 2);
 	assert_int_equal(s.max_inflight, 1);
 	assert_int_equal(s.max_fences, 3);
+	assert_int_equal(s.max_violations, DK_SESSION_MAX_VIOLATIONS_UNSET); /* the service's */
 	assert_int_equal(s.seq, s.id);
 	/* The client got the same grant. */
 	assert_int_equal(g.generation, 7);
@@ -130,6 +131,7 @@ static void test_open_allowed(void **state)
 	assert_int_equal(g.max_buffers, s.max_buffers);
 	assert_int_equal(g.max_inflight, s.max_inflight);
 	assert_int_equal(g.max_fences, s.max_fences);
+	assert_int_equal(g.max_violations, DK_SESSION_MAX_VIOLATIONS_UNSET);
 	assert_string_equal(g.device_class, "null");
 
 	/* The session socket connects the client to the service, both ways. */
@@ -173,6 +175,43 @@ static void test_open_allowed(void **state)
 	close(s2.fd);
 	close(fd);
 	close(chan);
+	rig_stop(&R);
+}
+
+/*
+ * A rule's kill threshold goes to the service in SESSION and to the client in the grant, 0
+ * (never) included; a rule without one says "not set" to both (test_open_allowed).
+ */
+static void test_kill_threshold(void **state)
+{
+	struct dk_session_grant g;
+	struct session_req s;
+	struct rig R;
+	int fd, strict, lenient, cfd;
+
+	(void)state;
+	rig_start(&R, NULL, NULL);
+	strict = attach(&R, "dk-null", "strict0", "null", 1);
+	lenient = attach(&R, "dk-null", "lenient0", "null", 2);
+	fd = bconnect(&R);
+
+	open_ok(fd, strict, "strict0", &g, &cfd, &s);
+	assert_int_equal(s.max_violations, 2);
+	assert_int_equal(g.max_violations, 2);
+	assert_int_equal(s.max_inflight, 1); /* the rest of the grant as usual */
+	assert_int_equal(g.session_id, s.id);
+	close(cfd);
+	close(s.fd);
+
+	open_ok(fd, lenient, "lenient0", &g, &cfd, &s);
+	assert_int_equal(s.max_violations, 0);
+	assert_int_equal(g.max_violations, 0);
+	close(cfd);
+	close(s.fd);
+
+	close(fd);
+	close(strict);
+	close(lenient);
 	rig_stop(&R);
 }
 
@@ -1786,6 +1825,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deny_by_default),
 		cmocka_unit_test(test_open_allowed),
+		cmocka_unit_test(test_kill_threshold),
 		cmocka_unit_test(test_no_enumeration),
 		cmocka_unit_test(test_restarting_and_failed),
 		cmocka_unit_test(test_stale_attach),

@@ -1452,6 +1452,171 @@ static void test_dkctl_top_trace(void **state)
 	ts_stop(&T);
 }
 
+/* ---- 12. the kill threshold is the policy's: per rule, over the service's own ---- */
+
+/* The test's uid may open null0; @extra: more keys of its rule (a max_violations line). */
+#define KT_POLICY(extra)                                                                           \
+	"[rule null-service]\nservice = null\ndevice = null0\n"                                    \
+	"rights = read, write, map, wait, signal, transfer\nqos = burst\nmax_bytes = 1G\n"         \
+	"max_buffers = 1024\nmax_inflight = 4096\nmax_fences = 1024\n"                             \
+	"\n[rule me-null0]\nuid = @UID@\ndevice = null0\n"                                         \
+	"rights = read, map, wait\nqos = normal\nmax_bytes = 1M\nmax_buffers = 4\n"                \
+	"max_inflight = 16\nmax_fences = 4\n" extra
+
+/* dk-null's own threshold in this test: policy must win over it, both ways. */
+#define KT_SERVICE_THRESHOLD "3"
+
+/*
+ * Replace the stack's policy file with @text ("@UID@": the test's uid) and have dk-policyd
+ * reload it; RELOAD answers once the new policy, generation @generation, is in force.
+ */
+static void kt_policy(const char *text, uint64_t generation)
+{
+	struct dk_policy_client *pc;
+	struct dk_policy_stats st;
+	const char *at = text, *hit;
+	char path[PATH_MAX + 16];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/" TS_POLICY, T.rt);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	while ((hit = strstr(at, "@UID@"))) {
+		assert_int_equal(fwrite(at, 1, (size_t)(hit - at), f), (size_t)(hit - at));
+		assert_true(fprintf(f, "%u", (unsigned)getuid()) > 0);
+		at = hit + 5;
+	}
+	assert_true(fputs(at, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(dk_policy_connect(T.policyd_sock, DEADLINE(), &pc), 0);
+	assert_int_equal(dk_policy_reload(pc, DEADLINE(), NULL), 0);
+	assert_int_equal(dk_policy_stats(pc, DEADLINE(), &st), 0);
+	assert_int_equal(st.generation, generation);
+	dk_policy_close(pc);
+}
+
+/* One client session of the test, with one queue. */
+struct kt_session {
+	struct dk_device *dev;
+	struct dk_ring *ring;
+	uint64_t jobs;
+	char id[48]; /* "session=N", for the journal */
+};
+
+/*
+ * Open null0 for @k: the grant reports the rule's kill threshold @max_violations, and the
+ * service journals the threshold it applies, @threshold, taken from @from.
+ */
+static void kt_open(struct dk_client *c, struct kt_session *k, uint32_t max_violations,
+		    const char *threshold, const char *from)
+{
+	struct dk_ring_params p = {.sq_entries = 8, .cq_entries = 8, .qos = DK_QOS_NORMAL};
+	struct dk_log_client *follower = ts_follow(&T, DK_LOG_INFO);
+
+	memset(k, 0, sizeof(*k));
+	assert_int_equal(dk_device_open(c, "null0", DEADLINE(), &k->dev), 0);
+	assert_int_equal(dk_device_grant(k->dev)->max_violations, max_violations);
+	kvf(k->id, sizeof(k->id), "session", dk_device_grant(k->dev)->session_id);
+	ts_await_record(&T, follower, "service.session", KV(k->id, threshold, from), NULL);
+	assert_int_equal(dk_device_create_queue(k->dev, &p, DEADLINE(), &k->ring), 0);
+}
+
+/*
+ * Run one job of @k and reap it: a NOP, which succeeds, or (@bad) a NOP with a parameter,
+ * which dk-null's validation refuses: a violation of the session. Nothing else is in flight,
+ * so the completion is this job's, and a kill it triggers comes after it.
+ */
+static void kt_job(struct kt_session *k, bool bad)
+{
+	struct dk_sqe *sqe = dk_ring_get_sqe(k->ring, NULL);
+	struct dk_cqe cqe;
+
+	assert_non_null(sqe);
+	sqe->opcode = DK_OP_NOP;
+	sqe->param = bad ? 1 : 0;
+	sqe->user_data = ++k->jobs;
+	assert_int_equal(dk_ring_submit(k->ring), 1);
+	assert_int_equal(dk_ring_wait_cqe(k->ring, &cqe, DEADLINE()), 0);
+	assert_int_equal(cqe.user_data, k->jobs);
+	assert_int_equal(cqe.status, bad ? -EINVAL : 0);
+	assert_int_equal(cqe.reason, bad ? DK_REASON_VALIDATION : DK_REASON_NONE);
+}
+
+/* @k's session lives on: a NOP runs, and the service counts @refused refusals. */
+static void kt_alive(struct kt_session *k, uint64_t refused)
+{
+	struct dk_session_stats ss;
+
+	kt_job(k, false);
+	assert_int_equal(dk_device_stats(k->dev, DEADLINE(), &ss), 0);
+	assert_int_equal(ss.refused, refused);
+	assert_int_equal(dk_device_check(k->dev), 0);
+}
+
+/*
+ * @k's session was killed after @violations: its queue's completion fence failed after the
+ * last completion, its session calls end with -ENODEV (the service closed the socket without
+ * answering), and the service journalled the kill.
+ */
+static void kt_killed(struct kt_session *k, const char *violations)
+{
+	struct dk_log_client *follower = ts_follow(&T, DK_LOG_AUDIT);
+	struct dk_session_stats ss;
+	struct dk_cqe cqe;
+
+	assert_int_equal(dk_ring_wait_cqe(k->ring, &cqe, DEADLINE()), -ECANCELED);
+	assert_int_equal(dk_device_stats(k->dev, DEADLINE(), &ss), -ENODEV);
+	ts_await_record(&T, follower, "service.kill", KV(k->id, "reason=client-killed", violations),
+			NULL);
+}
+
+static void test_policy_kill_threshold(void **state)
+{
+	struct kt_session b, a, c0;
+	struct dk_client *c = NULL;
+
+	(void)state;
+	ts_start(&T, &(struct ts_config){.policy = KT_POLICY(""),
+					 .null_args = "--kill-threshold=" KT_SERVICE_THRESHOLD});
+	assert_int_equal(dk_client_connect(T.rt, DEADLINE(), &c), 0);
+
+	/* A rule without max_violations leaves it to the service: not killed at 2. */
+	kt_open(c, &b, DK_SESSION_MAX_VIOLATIONS_UNSET, "kill_threshold=" KT_SERVICE_THRESHOLD,
+		"kill_threshold_from=service");
+	kt_job(&b, true);
+	kt_job(&b, true);
+	kt_alive(&b, 2);
+
+	/* max_violations = 2: killed at the second, below the service's own threshold. */
+	kt_policy(KT_POLICY("max_violations = 2\n"), 2);
+	kt_open(c, &a, 2, "kill_threshold=2", "kill_threshold_from=policy");
+	ts_await_record(&T, ts_follow(&T, DK_LOG_AUDIT), "policy",
+			KV("rule=me-null0", "decision=allow", "max_violations=2", "generation=2"),
+			NULL);
+	kt_job(&a, true);
+	kt_alive(&a, 1);
+	kt_job(&a, true);
+	kt_killed(&a, "violations=2");
+
+	/* max_violations = 0: never killed automatically, also past the service's threshold. */
+	kt_policy(KT_POLICY("max_violations = 0\n"), 3);
+	kt_open(c, &c0, 0, "kill_threshold=0", "kill_threshold_from=policy");
+	for (int i = 0; i < 4; i++)
+		kt_job(&c0, true);
+	kt_alive(&c0, 4);
+
+	/* The first session keeps the threshold it opened with: the service's, 3. */
+	kt_job(&b, true);
+	kt_killed(&b, "violations=" KT_SERVICE_THRESHOLD);
+	kt_alive(&c0, 4);
+
+	dk_device_close(a.dev);
+	dk_device_close(b.dev);
+	dk_device_close(c0.dev);
+	dk_client_close(c);
+	ts_stop(&T);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1467,6 +1632,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_sigterm_leaves_nothing, teardown),
 		cmocka_unit_test_teardown(test_broker_restart, teardown),
 		cmocka_unit_test_teardown(test_dkctl_top_trace, teardown),
+		cmocka_unit_test_teardown(test_policy_kill_threshold, teardown),
 	};
 	const char *filter = getenv("DK_STACK_TEST");
 
