@@ -151,6 +151,7 @@ static struct dk_session_grant grant_default(void)
 		.max_buffers = 16,
 		.max_inflight = 64,
 		.max_fences = 16,
+		.max_violations = DK_SESSION_MAX_VIOLATIONS_UNSET, /* SESSION without one */
 	};
 
 	strcpy(g.device_class, "null");
@@ -177,22 +178,34 @@ static size_t session_payload(uint8_t *p, const struct dk_session_grant *g)
 	return DK_DEVCTL_SESSION_PAYLOAD;
 }
 
+/* The SESSION payload with @g's kill threshold (max_violations) and its reserved word 0. */
+static size_t session_payload_kill(uint8_t *p, const struct dk_session_grant *g)
+{
+	struct dk_wire_writer w;
+
+	dk_wire_writer_init(&w, p + session_payload(p, g),
+			    DK_DEVCTL_SESSION_PAYLOAD_KILL - DK_DEVCTL_SESSION_PAYLOAD);
+	dk_wire_put_u32(&w, g->max_violations);
+	dk_wire_put_u32(&w, 0);
+	assert_int_equal(dk_wire_writer_error(&w), 0);
+	assert_int_equal(dk_wire_writer_len(&w), 8);
+	return DK_DEVCTL_SESSION_PAYLOAD_KILL;
+}
+
 /*
- * SESSION as the broker sends it. Returns 0 and the device; or the service's error (< 0,
- * @ret_reason) after checking that the service let go of its end of the session socket.
+ * Send SESSION with payload @p (@len bytes) for grant @g. Returns 0 and the device; or the
+ * service's error (< 0, @ret_reason) after checking that the service let go of its end of the
+ * session socket.
  */
-static int session_open_reason(const struct dk_session_grant *g, struct dk_device **ret_dev,
-			       uint32_t *ret_reason)
+static int session_send(const uint8_t *p, size_t len, const struct dk_session_grant *g,
+			struct dk_device **ret_dev, uint32_t *ret_reason)
 {
 	static struct dk_msg reply;
-	uint8_t p[DK_DEVCTL_SESSION_PAYLOAD];
 	int sp[2], err;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
-	session_payload(p, g);
-	err = dk_msg_call(N.broker, &dk_devctl_proto, &dk_devctl_reply_proto,
-			  DK_DEVCTL_OP_SESSION, p, sizeof(p), &sp[1], 1, DEADLINE(), &reply,
-			  ret_reason);
+	err = dk_msg_call(N.broker, &dk_devctl_proto, &dk_devctl_reply_proto, DK_DEVCTL_OP_SESSION,
+			  p, len, &sp[1], 1, DEADLINE(), &reply, ret_reason);
 	close(sp[1]);
 	if (err < 0) {
 		char c;
@@ -207,6 +220,15 @@ static int session_open_reason(const struct dk_session_grant *g, struct dk_devic
 	assert_int_equal(dk_device_adopt(sp[0], g, "null0", ret_dev), 0);
 	last_session_fd = sp[0];
 	return 0;
+}
+
+/* SESSION as the broker sends it without a kill threshold: see session_send(). */
+static int session_open_reason(const struct dk_session_grant *g, struct dk_device **ret_dev,
+			       uint32_t *ret_reason)
+{
+	uint8_t p[DK_DEVCTL_SESSION_PAYLOAD];
+
+	return session_send(p, session_payload(p, g), g, ret_dev, ret_reason);
 }
 
 static struct dk_device *session_open(const struct dk_session_grant *g)
@@ -1071,9 +1093,13 @@ static void test_devctl_malformed(void **state)
 {
 	const struct dk_frame_proto *rp = &dk_devctl_reply_proto;
 	static uint8_t buf[DK_FRAME_MAX_SIZE];
-	uint8_t p[DK_DEVCTL_SESSION_PAYLOAD + 8] = {0};
+	uint8_t p[DK_DEVCTL_SESSION_PAYLOAD_KILL] = {0};
 	struct dk_session_grant g = grant_default();
+	struct dk_session_stats st;
 	struct dk_device *dev;
+	struct dk_ring *r;
+	struct dk_cqe c;
+	uint64_t id;
 	size_t n;
 	int fds0 = 0;
 
@@ -1133,11 +1159,43 @@ static void test_devctl_malformed(void **state)
 	n = raw_frame(buf, &dk_devctl_proto, DK_DEVCTL_OP_SESSION,
 		      DK_FRAME_F_REPLY | DK_FRAME_F_FDS, 210, p, DK_DEVCTL_SESSION_PAYLOAD);
 	devctl_refused_fd(buf, n, DK_DEVCTL_OP_SESSION, 210, -EPROTO);
+	/* A kill threshold without its reserved word: neither SESSION length. */
+	g.max_violations = 2;
+	session_payload_kill(p, &g);
+	n = raw_frame(buf, &dk_devctl_proto, DK_DEVCTL_OP_SESSION, DK_FRAME_F_FDS, 211, p,
+		      DK_DEVCTL_SESSION_PAYLOAD + 4);
+	devctl_refused_fd(buf, n, DK_DEVCTL_OP_SESSION, 211, -EPROTO);
+	/* A kill threshold whose reserved word is not 0. */
+	poke_u32(p, DK_DEVCTL_SESSION_PAYLOAD + 4, 1);
+	n = raw_frame(buf, &dk_devctl_proto, DK_DEVCTL_OP_SESSION, DK_FRAME_F_FDS, 212, p,
+		      DK_DEVCTL_SESSION_PAYLOAD_KILL);
+	devctl_refused_fd(buf, n, DK_DEVCTL_OP_SESSION, 212, -EPROTO);
 
 	/* No descriptor was kept, and the service still opens sessions. */
 	assert_int_equal(service_fds(), fds0);
 	dev = session_open_default();
 	assert_int_equal(stats(dev).queues, 0);
+	id = dk_device_grant(dev)->session_id;
+	dk_device_close(dev);
+	expect_session_end(id);
+
+	/* A well-formed kill threshold is accepted and is the session's own: at 1, the first
+	 * violation kills it, where the service's default (16) would not. */
+	g = grant_default();
+	g.max_violations = 1;
+	assert_int_equal(session_send(p, session_payload_kill(p, &g), &g, &dev, NULL), 0);
+	assert_int_equal(dk_device_grant(dev)->max_violations, 1);
+	r = queue(dev, 8, DK_QOS_NORMAL);
+	nop(r, 1)->param = 1; /* dk-null refuses a NOP with a parameter */
+	submit(r, 1);
+	c = cqe(r);
+	assert_int_equal(c.user_data, 1);
+	assert_int_equal(c.status, -EINVAL);
+	assert_int_equal(c.reason, DK_REASON_VALIDATION);
+	/* Killed after that completion: the queue's fence fails, the session is gone. */
+	assert_int_equal(dk_ring_wait_cqe(r, &c, DEADLINE()), -ECANCELED);
+	assert_int_equal(dk_device_stats(dev, DEADLINE(), &st), -ENODEV);
+	expect_session_end(g.session_id);
 	dk_device_close(dev);
 	null_stop();
 }
