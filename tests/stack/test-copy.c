@@ -227,18 +227,27 @@ static void test_hang_detected_and_reset(void **state)
 	client_close(&k);
 }
 
+static void device_stats(struct dk_devstats *ret, struct dk_devstats_session *sessions,
+			 uint32_t max);
+
+/* Frugal: never polled (docs/service.md), so only the watchdog can find the job. */
 static void test_lost_irq_recovered(void **state)
 {
 	struct client k;
 	struct dk_cqe cqe;
+	struct dk_devstats ds;
+	struct dk_devstats_session ses[1];
 
 	(void)state;
-	client_open(&k, DK_QOS_BURST);
+	client_open(&k, DK_QOS_FRUGAL);
 	inject("lost-irq");
 	prep_copy(&k, 0, 0, BUF);
 	cqe = run(&k); /* found by the watchdog's harvest, not by an interrupt */
 	assert_int_equal(cqe.status, 0);
 	assert_memory_equal(k.ps, k.pd, BUF);
+	device_stats(&ds, ses, 1);
+	assert_int_equal(ds.lost_irqs, 1);
+	assert_int_equal(ds.resets, 0);
 	client_close(&k);
 }
 
