@@ -30,17 +30,24 @@ struct open_req {
 	const struct dk_policy_decision *dec; /* NULL when policy did not answer */
 };
 
+/*
+ * One broker.open record. max_violations is the deciding rule's kill threshold as dk-policyd
+ * journals it: the number (0: never) for an allowed open whose rule sets one, else "-".
+ */
 static void audit_open(struct dk_broker *b, const char *message, const struct open_req *o,
 		       bool allow, const char *reason)
 {
-	char fields[DK_LOG_FIELDS_MAX + 1];
+	char fields[DK_LOG_FIELDS_MAX + 1], violations[16] = "-";
 
+	if (allow && o->dec && o->dec->grant.max_violations != DK_POLICY_MAX_VIOLATIONS_UNSET)
+		snprintf(violations, sizeof(violations), "%" PRIu32, o->dec->grant.max_violations);
 	snprintf(fields, sizeof(fields),
 		 "device=%s class=%s uid=%" PRIu32 " gid=%" PRIu32 " pid=%" PRIu32
-		 " verdict=%s reason=%s rule=%s session=%" PRIu64 " generation=%" PRIu64,
+		 " verdict=%s reason=%s rule=%s max_violations=%s session=%" PRIu64
+		 " generation=%" PRIu64,
 		 o->device, o->device_class[0] ? o->device_class : "-", o->uid, o->gid, o->pid,
 		 allow ? "allow" : "deny", reason, o->dec && o->dec->rule[0] ? o->dec->rule : "-",
-		 o->session_id, o->generation);
+		 violations, o->session_id, o->generation);
 	broker_audit(b, DK_LOG_AUDIT, "broker.open", message, fields);
 }
 

@@ -72,7 +72,8 @@ static void test_deny_by_default(void **state)
 
 	assert_int_equal(audit_count(&R, "broker.open", "open denied", NULL, "device=gpu0",
 				     "class=gpu", kv_uid(), "verdict=deny", "reason=no-rule",
-				     "rule=-", "session=0", "generation=1", NULL),
+				     "rule=-", "max_violations=-", "session=0", "generation=1",
+				     NULL),
 			 1);
 	assert_int_equal(audit_count(&R, "broker.open", "open denied", NULL, "device=nosuch0",
 				     "class=-", "verdict=deny", "reason=no-rule", NULL),
@@ -148,7 +149,7 @@ static void test_open_allowed(void **state)
 	snprintf(kv, sizeof(kv), "session=%llu", (unsigned long long)s.id);
 	assert_int_equal(audit_count(&R, "broker.open", "open allowed", &rec, "device=null0",
 				     "class=null", kv_uid(), "verdict=allow", "reason=grant",
-				     "rule=me-null", "generation=7", kv, NULL),
+				     "rule=me-null", "max_violations=-", "generation=7", kv, NULL),
 			 1);
 	assert_int_equal(rec.severity, DK_LOG_AUDIT);
 	snprintf(kv, sizeof(kv), "pid=%d", (int)getpid());
@@ -179,13 +180,16 @@ static void test_open_allowed(void **state)
 }
 
 /*
- * A rule's kill threshold goes to the service in SESSION and to the client in the grant, 0
- * (never) included; a rule without one says "not set" to both (test_open_allowed).
+ * A rule's kill threshold goes to the service in SESSION, to the client in the grant and into
+ * the broker.open record, 0 (never) included; a rule without one says "not set" to all three
+ * (test_open_allowed).
  */
 static void test_kill_threshold(void **state)
 {
 	struct dk_session_grant g;
 	struct session_req s;
+	uint32_t reason;
+	uint64_t seq;
 	struct rig R;
 	int fd, strict, lenient, cfd;
 
@@ -208,6 +212,23 @@ static void test_kill_threshold(void **state)
 	assert_int_equal(g.max_violations, 0);
 	close(cfd);
 	close(s.fd);
+
+	/* The broker's record says which threshold the session got, also for an open that
+	 * failed after policy allowed it. */
+	seq = open_send(fd, "strict0");
+	service_take(strict, &s);
+	service_answer(strict, &s, -EBUSY);
+	assert_int_equal(open_recv(fd, seq, &g, &cfd, &reason), -EBUSY);
+	close(s.fd);
+	assert_int_equal(audit_count(&R, "broker.open", "open allowed", NULL, "device=strict0",
+				     "rule=me-strict", "max_violations=2", NULL),
+			 1);
+	assert_int_equal(audit_count(&R, "broker.open", "open failed", NULL, "device=strict0",
+				     "reason=EBUSY", "rule=me-strict", "max_violations=2", NULL),
+			 1);
+	assert_int_equal(audit_count(&R, "broker.open", "open allowed", NULL, "device=lenient0",
+				     "rule=me-never-killed", "max_violations=0", NULL),
+			 1);
 
 	close(fd);
 	close(strict);
