@@ -340,7 +340,10 @@ enum dk_session_opcode {
 	 * u32 reserved; descriptors: the queue memfd, then the DK_FENCE_NR_FDS of its completion
 	 * fence (wait-only). -EPERM for a QoS above the ceiling; -ENOSPC over the queue cap. */
 	DK_SESSION_OP_CREATE_QUEUE = 0x0004,
-	/* Payload: u32 queue_id, u32 reserved. Reply empty. Jobs in flight are completed first. */
+	/* Payload: u32 queue_id, u32 reserved. Reply empty. Every job taken and not completed is
+	 * cancelled first: its completion (-ECANCELED, reason cancelled; shutdown when the service
+	 * stops) is posted before the reply. A job on the hardware keeps its slot until the
+	 * hardware gives it back, and fails its output fence only then (docs/service.md). */
 	DK_SESSION_OP_DESTROY_QUEUE = 0x0005,
 	/* Payload empty. Reply: struct dk_session_stats as u64 generation, u64 session_id,
 	 * u32 buffers, u32 fences, u64 bytes, u32 queues, u32 inflight, u64 completed,
