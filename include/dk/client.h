@@ -103,7 +103,14 @@ DK_EXPORT int dk_device_adopt(int fd, const struct dk_session_grant *grant, cons
  */
 DK_EXPORT void dk_device_close(struct dk_device *device);
 
-/* dk_device_grant - what the open granted (rights, QoS ceiling, budgets, generation). */
+/*
+ * dk_device_grant - what the open granted (rights, QoS ceiling, budgets, kill threshold,
+ * generation). The kill threshold (max_violations) is the deciding policy rule's: when the rule
+ * sets one it wins over the service's --kill-threshold / $DK_KILL_THRESHOLD for this session
+ * (0: never killed automatically); DK_SESSION_MAX_VIOLATIONS_UNSET (UINT32_MAX) when the rule
+ * has none, and the service's own, not reported, applies. Owned by @device: valid until
+ * dk_device_close(), updated in place by dk_device_reopen().
+ */
 DK_EXPORT const struct dk_session_grant *dk_device_grant(const struct dk_device *device);
 
 /* dk_device_generation - the service generation of the current session. */
