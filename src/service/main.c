@@ -213,6 +213,11 @@ int dk_svc_dma_unmap(struct dk_svc *v, uint64_t iova, uint64_t deadline_ns)
 	err = dk_msg_call(v->hw.dma_fd, &dk_dma_proto, &dk_dma_reply_proto, DK_DMA_OP_UNMAP, p,
 			  sizeof(p), NULL, 0, deadline_ns, &v->dma_msg, NULL);
 	dk_msg_close_fds(&v->dma_msg);
+	/* The window (and the memory behind it) stays mapped in the device until its next
+	 * GRANT: no descriptor can name the IOVA again (never reused), but say so. */
+	if (err < 0)
+		svc_log(v, DK_LOG_WARNING, "service.dma-unmap", "iova=0x%" PRIx64 " result=%s", iova,
+			dk_strerror(err));
 	return err;
 }
 
