@@ -794,6 +794,8 @@ static void test_poll_harvest(void **state)
 	assert_int_equal(c.status, 0);
 	assert_int_equal(svc_stat(normal, TD_STAT_LOST_IRQS), 1);
 	assert_int_equal(svc_stat(normal, TD_STAT_RESETS), 0);
+	close_session(dev);
+	stop();
 }
 
 /*
@@ -822,6 +824,8 @@ static void test_commit_per_pass(void **state)
 	after = svc_stat(r, TD_STAT_COMMITS);
 	/* The STAT job's pass, then the eight jobs' pass. */
 	assert_int_equal(after - before, 2);
+	close_session(dev);
+	stop();
 }
 
 /* ---- 8. KILL_SESSION from the broker ---- */
