@@ -9,11 +9,10 @@
 #ifndef DK_SHM_H
 #define DK_SHM_H
 
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
-static inline void dk_cpu_relax(void);
+#include "spin.h"
 
 /* Pairs with a release store by the other process: everything written before it is visible. */
 static inline uint64_t dk_shm_load_acquire64(_Atomic uint64_t *p)
@@ -58,27 +57,6 @@ static inline _Bool dk_shm_cas64(_Atomic uint64_t *p, uint64_t *expected, uint64
 {
 	return atomic_compare_exchange_strong_explicit(p, expected, desired, memory_order_seq_cst,
 						       memory_order_acquire);
-}
-
-/*
- * One step of a bounded spin. Every 256 steps it yields the CPU: when the peer the spinner waits
- * for runs on the same CPU (two processes, one core), spinning alone would only burn the time
- * slice the peer needs to make progress. On an idle second CPU the yield returns at once.
- */
-static inline void dk_spin_step(unsigned int *step)
-{
-	dk_cpu_relax();
-	if ((++*step & 255) == 0)
-		sched_yield();
-}
-
-static inline void dk_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#endif
 }
 
 #endif /* DK_SHM_H */

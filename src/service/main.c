@@ -8,7 +8,6 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include <dk/hwsim.h>
 
 #include "sandbox.h"
+#include "spin.h"
 #include "service-internal.h"
 
 static void futex_wake_all(_Atomic uint32_t *addr)
@@ -350,34 +350,31 @@ static void kill_pending(struct dk_svc *v)
  * Jobs on a device that can be polled (DK_DEVICE_F_POLL) and the poll window of the latest job
  * handed over still open: harvest once. The first poll after a hand-over always happens, however
  * late, so a job the device finished at once is found without its interrupt. Returns true while
- * polling goes on (or it found something): the serving loop goes round between polls, so new
- * submissions and control events are seen as fast as while polling for work.
+ * polling goes on or the harvest took a job off the hardware: the serving loop goes round
+ * between polls, so new submissions and control events are seen as fast as while polling for
+ * work.
  */
 static bool poll_hw(struct dk_svc *v)
 {
-	uint64_t done = v->st.completed + v->st.failed;
+	uint32_t before = v->n_hw;
 
 	if (!v->poll_until)
 		return false;
-	if (v->n_hw && v->dev) {
+	if (before && v->dev) {
 		svc_op_enter(v);
 		v->ops->harvest(v->dev);
 		svc_op_exit(v);
+		/* Refill the freed slots and post the completions now, before the loop takes
+		 * new submissions: the device's next batch starts sooner (P3-copy: 1.03 against
+		 * 0.77 Mops/s when left to the loop). */
 		sched_dispatch(v);
 		svc_publish(v);
 	}
 	if (!v->n_hw || dk_now_ns() >= v->poll_until) {
 		v->poll_until = 0;
-		return v->st.completed + v->st.failed != done;
+		return v->n_hw != before;
 	}
-	/* As dk_spin_step(): on a shared CPU, give the device's thread its turn now and then. */
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#endif
-	if ((++v->poll_steps & 255) == 0)
-		sched_yield();
+	dk_spin_step(&v->poll_steps);
 	return true;
 }
 

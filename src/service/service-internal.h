@@ -218,7 +218,7 @@ struct dk_svc {
 	uint64_t timer_ns;      /* the watchdog timer's expiry, 0 when disarmed */
 	uint64_t now_hint;      /* during a dispatch: its clock reading, for completions */
 	uint64_t poll_until;    /* DK_DEVICE_F_POLL: harvest by polling until then (0: not) */
-	uint32_t poll_steps;
+	unsigned int poll_steps; /* dk_spin_step() between polls */
 	bool uncommitted;       /* a submit took a job since the class's last commit */
 	uint64_t limit_ns[QOS_N]; /* the time limits of the QoS classes (caps, or the default) */
 	uint32_t n_kill_pending;
@@ -289,10 +289,9 @@ static inline void svc_commit(struct dk_svc *v)
 	if (v->uncommitted && !v->in_op) {
 		v->uncommitted = false;
 		if (v->ops->commit) {
-			v->in_op++;
+			svc_op_enter(v);
 			v->ops->commit(v->dev);
-			v->in_op--;
-			svc_retire_all(v);
+			svc_op_exit(v);
 		}
 	}
 }
