@@ -51,16 +51,9 @@ static void audit_open(struct dk_broker *b, const char *message, const struct op
 	broker_audit(b, DK_LOG_AUDIT, "broker.open", message, fields);
 }
 
-/*
- * The session's kill threshold as the service and the client see it: the rule's
- * max_violations, or "not set" (the service's own applies) when the rule has none.
- */
-static uint32_t session_max_violations(const struct dk_policy_decision *dec)
-{
-	if (dec->grant.max_violations == DK_POLICY_MAX_VIOLATIONS_UNSET)
-		return DK_SESSION_MAX_VIOLATIONS_UNSET;
-	return dec->grant.max_violations;
-}
+/* A rule's kill threshold goes to the service and the client as it is, "not set" included. */
+_Static_assert(DK_POLICY_MAX_VIOLATIONS_UNSET == DK_SESSION_MAX_VIOLATIONS_UNSET,
+	       "policy's and the session's 'no kill threshold' differ");
 
 /* Give @p's slot back: close the client end (sent or not), uncount it. */
 static void pending_free(struct dk_broker *b, struct device *d, struct pending *p)
@@ -165,7 +158,7 @@ void broker_session_answer(struct dk_broker *b, struct device *d, uint64_t seq, 
 	dk_wire_put_u32(&w, p->dec.grant.max_buffers);
 	dk_wire_put_u32(&w, p->dec.grant.max_inflight);
 	dk_wire_put_u32(&w, p->dec.grant.max_fences);
-	dk_wire_put_u32(&w, session_max_violations(&p->dec));
+	dk_wire_put_u32(&w, p->dec.grant.max_violations);
 	dk_wire_put_string(&w, d->device_class);
 	broker_reply(b, c, DK_BROKER_OP_OPEN, p->client_seq, out, dk_wire_writer_len(&w),
 		     &p->client_end, 1);
@@ -211,7 +204,7 @@ static void open_session(struct dk_broker *b, struct client *c, const struct dk_
 	dk_wire_put_u64(&w, dec->grant.max_bytes);
 	dk_wire_put_u32(&w, dec->grant.max_inflight);
 	dk_wire_put_u32(&w, dec->grant.max_fences);
-	dk_wire_put_u32(&w, session_max_violations(dec));
+	dk_wire_put_u32(&w, dec->grant.max_violations);
 	dk_wire_put_u32(&w, 0);
 	/* The session id is the request's seq: the answer names the open it belongs to. */
 	err = dk_msg_send(d->chan, &dk_devctl_proto, DK_DEVCTL_OP_SESSION, 0, o->session_id, p,
