@@ -43,6 +43,7 @@ struct copy_dev {
 	uint64_t ring_iova;
 	uint32_t tail;                        /* next descriptor index to fill (free-running) */
 	uint32_t done;                        /* next index to harvest (free-running) */
+	bool masked;                          /* the library polls: IRQ_ENABLE clear */
 	struct dk_svc_job *slots[RING_SIZE]; /* job at each ring slot, NULL when free */
 };
 
@@ -66,6 +67,11 @@ static void ring_doorbell(struct copy_dev *c)
 		return; /* an eventfd counter at its limit: the engine is being rung anyway */
 }
 
+static uint32_t control(const struct copy_dev *c)
+{
+	return DK_COPY_CONTROL_ENABLE | (c->masked ? 0 : DK_COPY_CONTROL_IRQ_ENABLE);
+}
+
 /* Program the ring and enable the engine (after probe or a reset). */
 static void engine_start(struct copy_dev *c)
 {
@@ -73,7 +79,7 @@ static void engine_start(struct copy_dev *c)
 	reg_write(c, DK_COPY_REG_RING_BASE_HI, (uint32_t)(c->ring_iova >> 32));
 	reg_write(c, DK_COPY_REG_RING_SIZE, RING_SIZE);
 	reg_write(c, DK_COPY_REG_RING_TAIL, 0);
-	reg_write(c, DK_COPY_REG_CONTROL, DK_COPY_CONTROL_ENABLE | DK_COPY_CONTROL_IRQ_ENABLE);
+	reg_write(c, DK_COPY_REG_CONTROL, control(c));
 	ring_doorbell(c);
 	c->tail = c->done = 0;
 }
@@ -320,7 +326,8 @@ static void harvest(struct dk_svc_device *dev)
 		else
 			dk_svc_job_done(dev->svc, job, -EIO, DK_REASON_DEVICE_FAULT, status);
 	}
-	if (irq) {
+	/* Masked, IRQ_STATUS stays as it is: unmasking then signals what is pending. */
+	if (irq && !c->masked) {
 		reg_write(c, DK_COPY_REG_IRQ_ACK, irq);
 		ring_doorbell(c);
 	}
@@ -333,7 +340,23 @@ static int copy_reset(struct dk_svc_device *dev)
 	struct copy_dev *c = (struct copy_dev *)dev;
 
 	memset(c->slots, 0, sizeof(c->slots)); /* the library owns what was on the engine */
+	c->masked = false;
 	return engine_reset(c);
+}
+
+/*
+ * Masking clears IRQ_ENABLE for the engine to take at the next doorbell (the commit that hands
+ * over the jobs being polled for). Unmasking rings at once: the engine signals the interrupt
+ * if IRQ_STATUS has a bit pending when IRQ_ENABLE comes back (docs/devices/copy.md).
+ */
+static void copy_irq_mask(struct dk_svc_device *dev, bool masked)
+{
+	struct copy_dev *c = (struct copy_dev *)dev;
+
+	c->masked = masked;
+	reg_write(c, DK_COPY_REG_CONTROL, control(c));
+	if (!masked)
+		ring_doorbell(c);
 }
 
 static const struct dk_device_ops copy_ops = {
@@ -349,6 +372,7 @@ static const struct dk_device_ops copy_ops = {
 	.harvest = harvest,
 	.commit = copy_commit,
 	.reset = copy_reset,
+	.irq_mask = copy_irq_mask,
 };
 
 const struct dk_device_ops *copy_class_ops(void)

@@ -71,7 +71,7 @@ enum dk_copy_reg {
 /* CONTROL bits. */
 #define DK_COPY_CONTROL_ENABLE (1u << 0)
 #define DK_COPY_CONTROL_RESET (1u << 1) /* write 1 and ring: the device resets, CONTROL reads 0 */
-#define DK_COPY_CONTROL_IRQ_ENABLE (1u << 2)
+#define DK_COPY_CONTROL_IRQ_ENABLE (1u << 2) /* set with IRQ_STATUS pending: signals at once */
 
 /* IRQ_STATUS and IRQ_ACK bits. */
 #define DK_COPY_IRQ_COMPLETION (1u << 0)

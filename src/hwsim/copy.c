@@ -131,6 +131,11 @@ static bool copy_doorbell(struct hwsim_device *dev)
 		dev->stats.resets++;
 		return false;
 	}
+	/* IRQ_ENABLE coming back with a bit pending signals it (level-triggered): a driver that
+	 * masked the interrupt while polling cannot lose a completion by unmasking. */
+	if ((ctrl & DK_COPY_CONTROL_IRQ_ENABLE) && !(c->control & DK_COPY_CONTROL_IRQ_ENABLE) &&
+	    c->irq_status)
+		c->irq_pending = true;
 	c->control = ctrl & (DK_COPY_CONTROL_ENABLE | DK_COPY_CONTROL_IRQ_ENABLE);
 	if (c->control & DK_COPY_CONTROL_ENABLE)
 		c->status |= DK_COPY_STATUS_ENABLED;

@@ -372,6 +372,8 @@ static bool poll_hw(struct dk_svc *v)
 	}
 	if (!v->n_hw || dk_now_ns() >= v->poll_until) {
 		v->poll_until = 0;
+		if (v->n_hw)
+			svc_irq_mask(v, false); /* the interrupt reports the rest */
 		return v->n_hw != before;
 	}
 	dk_spin_step(&v->poll_steps);
@@ -505,7 +507,8 @@ static int parse_options(struct dk_svc *v, int argc, char **argv)
 
 static bool ops_ok(const struct dk_device_ops *ops)
 {
-	return ops && ops->version == DK_DEVICE_OPS_VERSION && ops->class_name && ops->probe &&
+	return ops && (ops->version == 1 || ops->version == DK_DEVICE_OPS_VERSION) &&
+	       ops->class_name && ops->probe &&
 	       ops->submit && !(ops->flags & ~(uint32_t)(DK_DEVICE_F_HARDWARE | DK_DEVICE_F_POLL)) &&
 	       (!(ops->flags & DK_DEVICE_F_POLL) || ops->harvest);
 }
@@ -547,11 +550,13 @@ int dk_svc_main(const struct dk_device_ops *ops, int argc, char **argv)
 	int err;
 
 	if (!ops_ok(ops)) {
-		fprintf(stderr, "dk_svc_main: bad device ops (version %u expected)\n",
+		fprintf(stderr, "dk_svc_main: bad device ops (version 1 or %u expected)\n",
 			DK_DEVICE_OPS_VERSION);
 		return 2;
 	}
 	v.ops = ops;
+	/* A version-1 table ends before irq_mask: never read past it. */
+	v.irq_mask = ops->version >= 2 ? ops->irq_mask : NULL;
 	err = parse_options(&v, argc, argv);
 	if (err)
 		return err > 0 ? 0 : 2;

@@ -231,19 +231,21 @@ static void unpick(struct dk_svc *v, struct job *j)
 	push(v, j, true);
 }
 
-/* A job of class @qos went to a device that can be polled: poll it for that class's time. */
-static void poll_extend(struct dk_svc *v, uint32_t qos, uint64_t now)
+/* How long a job of class @qos is polled for on a DK_DEVICE_F_POLL device (0: never). */
+static uint64_t poll_ns(const struct dk_svc *v, uint32_t qos)
 {
-	uint64_t until;
-
+	if (!(v->ops->flags & DK_DEVICE_F_POLL))
+		return 0;
 	if (qos == DK_QOS_BURST)
-		until = now + DK_SVC_POLL_BURST_NS;
-	else if (qos == DK_QOS_NORMAL)
-		until = now + DK_SVC_POLL_NORMAL_NS;
-	else
-		return;
-	if (until > v->poll_until)
-		v->poll_until = until;
+		return DK_SVC_POLL_BURST_NS;
+	return qos == DK_QOS_NORMAL ? DK_SVC_POLL_NORMAL_NS : 0;
+}
+
+/* A job polled for @ns went to the hardware at @now: poll until then at least. */
+static void poll_extend(struct dk_svc *v, uint64_t ns, uint64_t now)
+{
+	if (ns && now + ns > v->poll_until)
+		v->poll_until = now + ns;
 }
 
 /*
@@ -252,6 +254,7 @@ static void poll_extend(struct dk_svc *v, uint32_t qos, uint64_t now)
  */
 static void dispatch_one(struct dk_svc *v, struct job *j, uint64_t now)
 {
+	uint64_t poll;
 	int err;
 
 	if (j->pub.sqe.deadline_ns && now > j->pub.sqe.deadline_ns) {
@@ -266,6 +269,11 @@ static void dispatch_one(struct dk_svc *v, struct job *j, uint64_t now)
 	j->expiry_ns = now + svc_time_limit(v, j->pub.qos);
 	if (j->pub.sqe.deadline_ns && j->pub.sqe.deadline_ns < j->expiry_ns)
 		j->expiry_ns = j->pub.sqe.deadline_ns;
+	/* A job that will be polled for needs no interrupt; one that will not needs it, unless
+	 * a poll under way finds it (poll_hw() unmasks when the poll ends first). */
+	poll = poll_ns(v, j->pub.qos);
+	if (poll || !v->poll_until)
+		svc_irq_mask(v, poll != 0);
 	j->state = JOB_HW;
 	list_add_tail(&v->hw_jobs, &j->link);
 	v->n_hw++;
@@ -295,8 +303,7 @@ static void dispatch_one(struct dk_svc *v, struct job *j, uint64_t now)
 	}
 	if (j->state == JOB_HW) {
 		wd_arm(v, j->expiry_ns);
-		if (v->ops->flags & DK_DEVICE_F_POLL)
-			poll_extend(v, j->pub.qos, now);
+		poll_extend(v, poll, now);
 	}
 	svc_op_exit(v);
 }

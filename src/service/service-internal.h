@@ -220,6 +220,8 @@ struct dk_svc {
 	uint64_t poll_until;    /* DK_DEVICE_F_POLL: harvest by polling until then (0: not) */
 	unsigned int poll_steps; /* dk_spin_step() between polls */
 	bool uncommitted;       /* a submit took a job since the class's last commit */
+	bool irq_masked;        /* the class's irq_mask(true) is in force */
+	void (*irq_mask)(struct dk_svc_device *dev, bool masked); /* ops->irq_mask (v2) or NULL */
 	uint64_t limit_ns[QOS_N]; /* the time limits of the QoS classes (caps, or the default) */
 	uint32_t n_kill_pending;
 
@@ -294,6 +296,20 @@ static inline void svc_commit(struct dk_svc *v)
 			svc_op_exit(v);
 		}
 	}
+}
+
+/*
+ * svc_irq_mask - mask or unmask the device's interrupt through the class's irq_mask (when it
+ * has one and the state changes). Only from the serving thread's own steps, never inside an op.
+ */
+static inline void svc_irq_mask(struct dk_svc *v, bool masked)
+{
+	if (!v->irq_mask || v->irq_masked == masked || !v->dev)
+		return;
+	v->irq_masked = masked;
+	svc_op_enter(v);
+	v->irq_mask(v->dev, masked);
+	svc_op_exit(v);
 }
 
 /* sched.c */

@@ -79,6 +79,7 @@ void svc_reset(struct dk_svc *v, uint32_t reason)
 		err = v->ops->reset(v->dev);
 		svc_op_exit(v);
 	}
+	v->irq_masked = false; /* a reset leaves the interrupt unmasked */
 	v->st.resets++;
 	v->hw_busy = false;
 	now = dk_now_ns();

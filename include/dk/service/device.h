@@ -24,6 +24,7 @@
 #ifndef DK_SERVICE_DEVICE_H
 #define DK_SERVICE_DEVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,7 +39,8 @@ extern "C" {
 struct dk_buffer;
 struct dk_fence;
 
-#define DK_DEVICE_OPS_VERSION 1u
+/* Version 2 added irq_mask; a version-1 table (without it) is still accepted. */
+#define DK_DEVICE_OPS_VERSION 2u
 #define DK_SVC_HW_SLOTS_MAX 65536u   /* the most jobs a class may keep on its hardware */
 #define DK_SVC_JOB_SCRATCH_WORDS 8u  /* u64 words of class scratch space per job */
 #define DK_SVC_JOB_COST_MAX 64u      /* the largest cost validate may give a job */
@@ -208,6 +210,19 @@ struct dk_device_ops {
 	int (*reset)(struct dk_svc_device *dev);
 	/* retire - the library is done with @job: drop what validate or submit took. NULL ok. */
 	void (*retire)(struct dk_svc_device *dev, struct dk_svc_job *job);
+
+	/*
+	 * irq_mask (version 2) - mask (@masked true) or unmask the device's interrupt, the way a
+	 * network driver does around NAPI polling. On a DK_DEVICE_F_POLL device the library masks
+	 * it before it hands over a job it will poll for (the completion is found by polling; its
+	 * interrupt would only wake the watcher and the serving thread for nothing), and unmasks it
+	 * when it stops polling with jobs still on the hardware, or hands over a job it will not
+	 * poll for (Frugal) while no poll is under way. Masking may take effect at the next
+	 * commit. Unmasking takes effect at once and raises the interrupt if a completion is
+	 * pending (level-triggered), so none is missed. The interrupt is unmasked after probe and
+	 * after reset. NULL: the interrupt stays on while the library polls.
+	 */
+	void (*irq_mask)(struct dk_svc_device *dev, bool masked);
 };
 
 /*
