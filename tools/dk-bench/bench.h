@@ -127,6 +127,9 @@ extern const struct bench_baseline bench_baseline_futex_roundtrip;
 extern const struct bench_baseline bench_baseline_futex_roundtrip_idle;
 extern const struct bench_baseline bench_baseline_spin_roundtrip;
 extern const struct bench_baseline bench_baseline_uring_nop32;
+extern const struct bench_baseline bench_baseline_raw_engine_roundtrip;      /* rawcopy.c */
+extern const struct bench_baseline bench_baseline_raw_engine_spin_roundtrip;
+extern const struct bench_baseline bench_baseline_raw_engine_batch32;
 extern const struct bench_baseline bench_baseline_small_buffer_job;
 extern const struct bench_baseline bench_baseline_rss_warmup;
 extern const struct bench_baseline bench_baseline_qos_frugal;
@@ -216,6 +219,8 @@ int bench_p7_service_rss(const struct bench_opts *opts, struct bench_samples *dk
 			 struct bench_samples *base_samples, struct bench_error *error);
 int bench_p8_qos(const struct bench_figure *fig, const struct bench_opts *opts, FILE *out);
 int bench_p1_copy(const struct bench_opts *opts, struct bench_samples *samples,
+		  struct bench_error *error);
+int bench_p2_copy(const struct bench_opts *opts, struct bench_samples *samples,
 		  struct bench_error *error);
 int bench_p3_copy(const struct bench_opts *opts, struct bench_samples *samples,
 		  struct bench_error *error);

