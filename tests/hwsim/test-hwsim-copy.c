@@ -3,7 +3,8 @@
  * The copy engine model of dk-hwsim, driven the way its driver will: the test maps the register
  * window, programs the ring, queues descriptors, rings the doorbell and waits on the interrupt
  * (rig.h). Covers copy and fill, every fault kind with "no byte anywhere changed", FAULTED
- * until reset, GRANT and UNMAP taking windows away, and every injection mode.
+ * until reset, GRANT and UNMAP taking windows away, IRQ_ENABLE as a level-triggered mask, and
+ * every injection mode.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -613,6 +614,111 @@ static void windows_per_device(void **state)
 	env_down(&E);
 }
 
+/* ---- IRQ_ENABLE as a mask ---- */
+
+/*
+ * Wait until every wakeup the device may have under way is over, interrupt included. One
+ * drv_sync() may be answered by a wakeup that was still running (its ID written after ours, its
+ * interrupt still to come); the second can only be answered by a later one, and the device
+ * thread runs one wakeup at a time.
+ */
+static void settle(struct drv *D)
+{
+	drv_sync(D);
+	drv_sync(D);
+}
+
+/*
+ * Masked (CONTROL without IRQ_ENABLE), a completion sets IRQ_STATUS.COMPLETION and signals
+ * nothing; the doorbell that sets IRQ_ENABLE again finds it pending and signals it, once, with
+ * no new descriptor (level-triggered). Masking and unmasking again while it is still pending
+ * signals it again; once acknowledged, nothing.
+ */
+static void irq_masked_then_unmasked(void **state)
+{
+	struct env E;
+	struct buf dst;
+	struct dk_hwsim_stats st;
+	uint64_t di;
+
+	(void)state;
+	env_up(&E);
+	buf_new(&dst, 4096);
+	memset(dst.p, 0, dst.size);
+	assert_int_equal(rig_map(&E.R, "copy0", dst.fd, RW, 0, 4096, &di), 0);
+	reg_set(&E.D, DK_COPY_REG_CONTROL, DK_COPY_CONTROL_ENABLE);
+	drv_submit(&E.D, DK_COPY_OP_FILL, 16, 8, di);
+	drv_wait_reg(&E.D, DK_COPY_REG_COMPLETED, ~0u, 1);
+	settle(&E.D);
+	assert_int_equal(drv_irq_count(&E.D), 0);
+	assert_int_equal(reg(&E.D, DK_COPY_REG_IRQ_STATUS), DK_COPY_IRQ_COMPLETION);
+	assert_int_equal(reg(&E.D, DK_COPY_REG_STATUS), DK_COPY_STATUS_ENABLED);
+	assert_int_equal(dst.p[15], 8);
+	rig_stats(&E.R, "copy0", &st);
+	assert_int_equal(st.irqs, 0);
+	assert_int_equal(st.irqs_lost, 0);
+
+	/* Unmasked: the pending completion is signalled at once, and only once. */
+	reg_set(&E.D, DK_COPY_REG_CONTROL, DK_COPY_CONTROL_ENABLE | DK_COPY_CONTROL_IRQ_ENABLE);
+	drv_sync(&E.D);
+	assert_int_equal(drv_wait_irq(&E.D), 1);
+	settle(&E.D); /* doorbells with IRQ_ENABLE staying set: nothing more */
+	assert_int_equal(drv_irq_count(&E.D), 0);
+	assert_int_equal(reg(&E.D, DK_COPY_REG_COMPLETED), 1);
+	assert_int_equal(reg(&E.D, DK_COPY_REG_RING_HEAD), 1);
+	assert_int_equal(reg(&E.D, DK_COPY_REG_IRQ_STATUS), DK_COPY_IRQ_COMPLETION);
+	rig_stats(&E.R, "copy0", &st);
+	assert_int_equal(st.irqs, 1);
+	assert_int_equal(st.descriptors, 1);
+
+	/* Still unacknowledged: masked and unmasked again, it is signalled again. */
+	reg_set(&E.D, DK_COPY_REG_CONTROL, DK_COPY_CONTROL_ENABLE);
+	settle(&E.D);
+	assert_int_equal(drv_irq_count(&E.D), 0);
+	reg_set(&E.D, DK_COPY_REG_CONTROL, DK_COPY_CONTROL_ENABLE | DK_COPY_CONTROL_IRQ_ENABLE);
+	drv_sync(&E.D);
+	assert_int_equal(drv_wait_irq(&E.D), 1);
+
+	/* Acknowledged (nothing unreported): cleared, and unmasking signals nothing. */
+	drv_ack(&E.D);
+	settle(&E.D);
+	assert_int_equal(reg(&E.D, DK_COPY_REG_IRQ_STATUS), 0);
+	reg_set(&E.D, DK_COPY_REG_CONTROL, DK_COPY_CONTROL_ENABLE);
+	settle(&E.D);
+	reg_set(&E.D, DK_COPY_REG_CONTROL, DK_COPY_CONTROL_ENABLE | DK_COPY_CONTROL_IRQ_ENABLE);
+	settle(&E.D);
+	assert_int_equal(drv_irq_count(&E.D), 0);
+	rig_stats(&E.R, "copy0", &st);
+	assert_int_equal(st.irqs, 2);
+	/* And the next completion interrupts as usual. */
+	drv_submit(&E.D, DK_COPY_OP_FILL, 16, 9, di + 16);
+	assert_int_equal(drv_wait_irq(&E.D), 1);
+	assert_int_equal(dst.p[31], 9);
+	buf_free(&dst);
+	env_down(&E);
+}
+
+/* IRQ_ENABLE set with nothing pending in IRQ_STATUS signals nothing, on a fresh device too. */
+static void irq_unmask_nothing_pending(void **state)
+{
+	struct env E;
+	struct dk_hwsim_stats st;
+
+	(void)state;
+	env_up(&E);
+	reg_set(&E.D, DK_COPY_REG_CONTROL, DK_COPY_CONTROL_ENABLE);
+	settle(&E.D);
+	assert_int_equal(reg(&E.D, DK_COPY_REG_IRQ_STATUS), 0);
+	reg_set(&E.D, DK_COPY_REG_CONTROL, DK_COPY_CONTROL_ENABLE | DK_COPY_CONTROL_IRQ_ENABLE);
+	settle(&E.D);
+	assert_int_equal(drv_irq_count(&E.D), 0);
+	assert_int_equal(reg(&E.D, DK_COPY_REG_IRQ_STATUS), 0);
+	assert_int_equal(reg(&E.D, DK_COPY_REG_STATUS), DK_COPY_STATUS_ENABLED);
+	rig_stats(&E.R, "copy0", &st);
+	assert_int_equal(st.irqs, 0);
+	env_down(&E);
+}
+
 /* ---- injection ---- */
 
 static void inject_hang(void **state)
@@ -789,6 +895,8 @@ int main(void)
 		cmocka_unit_test(grant_again_drops_windows),
 		cmocka_unit_test(unmap_window),
 		cmocka_unit_test(windows_per_device),
+		cmocka_unit_test(irq_masked_then_unmasked),
+		cmocka_unit_test(irq_unmask_nothing_pending),
 		cmocka_unit_test(inject_hang),
 		cmocka_unit_test(inject_lost_irq),
 		cmocka_unit_test(inject_corrupt),

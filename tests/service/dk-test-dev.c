@@ -6,6 +6,8 @@
  * "interrupt" eventfd the library watches, and an engine thread that waits (dk_waitset, no
  * polling) on the fences of TD_OP_HOLD jobs and on a kick eventfd. The commands (test-dev.h)
  * let a test hold jobs on the hardware, finish them, hang the device or lose an interrupt.
+ * The interrupt can be masked (irq_mask): what would be raised meanwhile is held pending and
+ * written at unmasking, unless a harvest took every finished job first (level-triggered).
  * The library's ops run on the serving thread; the engine thread only touches the slots, under
  * the lock, and never a job: so the job pointers stay the serving thread's.
  */
@@ -54,7 +56,13 @@ struct testdev {
 	struct tslot slots[TD_SLOTS_MAX];
 	uint64_t exec_seq;
 	uint64_t next_cookie, removed, bad_removals, resets, retired, busy, commits;
+	bool masked;      /* irq_mask(true) in force */
+	bool irq_pending; /* an interrupt raised while masked, not written yet */
+	uint64_t irqs, mask_calls, handover_unmasks;
 };
+
+/* struct dk_svc_job.scratch[]: the held fence and point (TD_OP_HOLD), and the mask at validate. */
+enum { SCRATCH_HOLD_FENCE = 0, SCRATCH_HOLD_POINT = 1, SCRATCH_MASKED = 2 };
 
 static const struct dk_device_ops testdev_ops;
 static struct dk_device_ops ops_in_use; /* testdev_ops, with DK_DEVICE_F_POLL on request */
@@ -75,6 +83,17 @@ static void raise_irq(int fd)
 static void kick(struct testdev *td)
 {
 	raise_irq(td->kick);
+}
+
+/* The hardware raises its interrupt (lock held): written, or held while masked. */
+static void interrupt(struct testdev *td)
+{
+	if (td->masked) {
+		td->irq_pending = true;
+		return;
+	}
+	td->irqs++;
+	raise_irq(td->irq);
 }
 
 /* The hardware finished @s (lock held). */
@@ -130,9 +149,9 @@ static void *engine(void *arg)
 				member_gen[i] = s->gen;
 			}
 		}
-		pthread_mutex_unlock(&td->lock);
 		if (irq)
-			raise_irq(td->irq);
+			interrupt(td);
+		pthread_mutex_unlock(&td->lock);
 		dk_waitset_wait(td->ws, DK_WAIT_ANY, dk_deadline_in(60 * DK_NSEC_PER_SEC), &res);
 		if (read(td->kick, &count, sizeof(count)) < 0 && errno != EAGAIN)
 			abort();
@@ -228,6 +247,8 @@ static int td_validate(struct dk_svc_device *dev, struct dk_svc_job *job)
 	struct dk_fence *f;
 	int err;
 
+	/* Written only on the serving thread (irq_mask, reset), where validate runs too. */
+	job->scratch[SCRATCH_MASKED] = td_of(dev)->masked;
 	switch (job->sqe.opcode) {
 	case TD_OP_NOP:
 	case TD_OP_HANG:
@@ -240,8 +261,8 @@ static int td_validate(struct dk_svc_device *dev, struct dk_svc_job *job)
 		err = dk_svc_job_fence(job, (uint32_t)job->sqe.param, DK_RIGHT_WAIT, &f);
 		if (err < 0)
 			return err;
-		job->scratch[0] = (uint64_t)(uintptr_t)dk_fence_ref(f);
-		job->scratch[1] = job->sqe.param >> 32;
+		job->scratch[SCRATCH_HOLD_FENCE] = (uint64_t)(uintptr_t)dk_fence_ref(f);
+		job->scratch[SCRATCH_HOLD_POINT] = job->sqe.param >> 32;
 		return 0;
 	default:
 		return -EINVAL;
@@ -252,7 +273,7 @@ static void td_retire(struct dk_svc_device *dev, struct dk_svc_job *job)
 {
 	td_of(dev)->retired++;
 	if (job->sqe.opcode == TD_OP_HOLD)
-		dk_fence_unref((struct dk_fence *)(uintptr_t)job->scratch[0]);
+		dk_fence_unref((struct dk_fence *)(uintptr_t)job->scratch[SCRATCH_HOLD_FENCE]);
 }
 
 static int td_buffer_added(struct dk_svc_device *dev, uint64_t session_id,
@@ -317,6 +338,14 @@ static uint64_t stat(struct testdev *td, uint32_t which)
 		return td->busy;
 	case TD_STAT_COMMITS:
 		return td->commits;
+	case TD_STAT_IRQS:
+		return td->irqs;
+	case TD_STAT_MASKED:
+		return td->masked;
+	case TD_STAT_MASK_CALLS:
+		return td->mask_calls;
+	case TD_STAT_HANDOVER_UNMASKS:
+		return td->handover_unmasks;
 	default:
 		return 0;
 	}
@@ -327,11 +356,14 @@ static int td_submit(struct dk_svc_device *dev, struct dk_svc_job *job)
 	struct testdev *td = td_of(dev);
 	struct tslot *s = NULL;
 	bool irq = true;
+	/* Taken masked, handed over unmasked: the library unmasked for this job. */
+	bool handover_unmask = job->scratch[SCRATCH_MASKED] && !td->masked;
 
 	if (job->sqe.opcode == TD_OP_STAT) {
 		uint64_t value;
 
 		pthread_mutex_lock(&td->lock);
+		td->handover_unmasks += handover_unmask;
 		value = stat(td, (uint32_t)job->sqe.param);
 		pthread_mutex_unlock(&td->lock);
 		return dk_svc_job_done(dev->svc, job, 0, DK_REASON_NONE, value);
@@ -348,6 +380,7 @@ static int td_submit(struct dk_svc_device *dev, struct dk_svc_job *job)
 		return -EBUSY;
 	}
 	*s = (struct tslot){.used = true, .job = job, .op = job->sqe.opcode, .gen = ++td->next_gen};
+	td->handover_unmasks += handover_unmask;
 	for (uint32_t k = 0; k < job->sqe.n_buffers; k++)
 		if (dk_svc_job_buffer(job, k, NULL, &s->cookies[s->n_cookies]) == 0)
 			s->n_cookies++;
@@ -363,17 +396,17 @@ static int td_submit(struct dk_svc_device *dev, struct dk_svc_job *job)
 		finish(td, s, -EIO, DK_REASON_DEVICE_FAULT);
 		break;
 	case TD_OP_HOLD:
-		s->hold = (struct dk_fence *)(uintptr_t)job->scratch[0];
-		s->point = job->scratch[1];
+		s->hold = (struct dk_fence *)(uintptr_t)job->scratch[SCRATCH_HOLD_FENCE];
+		s->point = job->scratch[SCRATCH_HOLD_POINT];
 		irq = false;
 		break;
 	default: /* TD_OP_HANG */
 		irq = false;
 		break;
 	}
-	pthread_mutex_unlock(&td->lock);
 	if (irq)
-		raise_irq(td->irq);
+		interrupt(td);
+	pthread_mutex_unlock(&td->lock);
 	if (s->op == TD_OP_HOLD)
 		kick(td);
 	return 0;
@@ -392,6 +425,7 @@ static void td_harvest(struct dk_svc_device *dev)
 			td->slots[i].used = false;
 		}
 	}
+	td->irq_pending = false; /* nothing finished is left unreported */
 	pthread_mutex_unlock(&td->lock);
 	for (uint32_t i = 0; i < n; i++)
 		dk_svc_job_done(dev->svc, done[i].job, done[i].status, done[i].reason,
@@ -417,12 +451,33 @@ static int td_reset(struct dk_svc_device *dev)
 	for (uint32_t i = 0; i < td->n_slots; i++)
 		td->slots[i].used = false;
 	td->resets++;
-	/* A pending interrupt belongs to jobs that are gone. */
+	/* A pending interrupt belongs to jobs that are gone; the library takes the interrupt to
+	 * be unmasked after a reset. */
 	if (read(td->irq, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		abort();
+	td->irq_pending = false;
+	td->masked = false;
 	pthread_mutex_unlock(&td->lock);
 	kick(td);
 	return 0;
+}
+
+/*
+ * Masked: interrupts are held pending. Unmasked: takes effect at once, and a pending one is
+ * written then (the library relies on that not to miss a completion).
+ */
+static void td_irq_mask(struct dk_svc_device *dev, bool masked)
+{
+	struct testdev *td = td_of(dev);
+
+	pthread_mutex_lock(&td->lock);
+	td->mask_calls++;
+	td->masked = masked;
+	if (!masked && td->irq_pending) {
+		td->irq_pending = false;
+		interrupt(td);
+	}
+	pthread_mutex_unlock(&td->lock);
 }
 
 static const struct dk_device_ops testdev_ops = {
@@ -438,6 +493,7 @@ static const struct dk_device_ops testdev_ops = {
 	.commit = td_commit,
 	.reset = td_reset,
 	.retire = td_retire,
+	.irq_mask = td_irq_mask,
 };
 
 int main(int argc, char **argv)

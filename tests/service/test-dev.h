@@ -7,6 +7,11 @@
  * done, so that a test decides when each job completes, hangs or loses its interrupt, and
  * never waits for time to pass. Results: (attempts << 32) | the order in which the hardware
  * finished it (1, 2, ... over the service's life), except TD_OP_STAT.
+ *
+ * Its interrupt can be masked (irq_mask; only a DK_DEVICE_F_POLL device, TD_ENV_POLL, is ever
+ * masked by the library): while masked, an interrupt the hardware would raise is held pending
+ * and written when it is unmasked, unless a harvest took every finished job first
+ * (level-triggered: the line is up while a finished job is unreported).
  */
 #ifndef DK_TEST_DEV_H
 #define DK_TEST_DEV_H
@@ -42,8 +47,14 @@ enum td_stat {
 	TD_STAT_RETIRED = 14,     /* retire calls */
 	TD_STAT_BUSY = 15,        /* submits answered -EBUSY */
 	TD_STAT_COMMITS = 16,     /* commit calls */
+	TD_STAT_IRQS = 17,        /* interrupts written (not those held while masked) */
+	TD_STAT_MASKED = 18,      /* 1 while the library has the interrupt masked, else 0 */
+	TD_STAT_MASK_CALLS = 19,  /* irq_mask calls */
+	/* Jobs validated while masked and handed to submit unmasked: the library unmasked to
+	 * hand them over (not, say, because a poll ended before they were taken). */
+	TD_STAT_HANDOVER_UNMASKS = 20,
 };
-#define TD_STAT_COUNT 17u
+#define TD_STAT_COUNT 21u
 
 #define TD_RESULT_SEQ(r) ((r) & 0xffffffffu)
 #define TD_RESULT_ATTEMPTS(r) ((r) >> 32)

@@ -758,6 +758,8 @@ static void test_lost_irq(void **state)
 	c = cqe(r);
 	assert_int_equal(c.user_data, 3);
 	assert_int_equal(c.status, 0);
+	/* A class that cannot be polled keeps its interrupt: never masked. */
+	assert_int_equal(svc_stat(r, TD_STAT_MASK_CALLS), 0);
 	close_session(dev);
 	stop();
 }
@@ -825,6 +827,120 @@ static void test_commit_per_pass(void **state)
 	/* The STAT job's pass, then the eight jobs' pass. */
 	assert_int_equal(after - before, 2);
 	close_session(dev);
+	stop();
+}
+
+/*
+ * NAPI-style masking on a class that lets itself be polled (the irq_mask op). A Frugal job is
+ * never polled for: it goes to the hardware with the interrupt on and completes through it. A
+ * Normal job is polled for: the interrupt is masked before it is handed over and the job is
+ * found by polling, with no interrupt written. A STAT job is a job too: on the Normal queue it
+ * is handed over masked (so it reads 1); on the Frugal queue, once the poll is over, it is
+ * handed over unmasked (so it reads 0). Every poll here ends with the hardware empty (one job
+ * at a time, found by the poll's first harvest), so the library has no reason to unmask then.
+ */
+static void test_irq_masked_while_polling(void **state)
+{
+	struct dk_device *dev;
+	struct dk_ring *normal, *frugal;
+	struct dk_cqe c;
+
+	(void)state;
+	setenv(TD_ENV_POLL, "1", 1);
+	start(1, LONG_LIMITS, "resubmit", NULL, NULL);
+	unsetenv(TD_ENV_POLL);
+	dev = open_session(16);
+	normal = queue(dev, 8, DK_QOS_NORMAL);
+	frugal = queue(dev, 8, DK_QOS_FRUGAL);
+	job(frugal, TD_OP_NOP, 0, 1);
+	submit(frugal, 1);
+	c = cqe(frugal);
+	assert_int_equal(c.user_data, 1);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(svc_stat(frugal, TD_STAT_IRQS), 1);
+	assert_int_equal(svc_stat(frugal, TD_STAT_MASKED), 0);
+	assert_int_equal(svc_stat(frugal, TD_STAT_MASK_CALLS), 0);
+
+	for (uint64_t i = 2; i <= 5; i++) {
+		job(normal, TD_OP_NOP, 0, i);
+		submit(normal, 1);
+		c = cqe(normal);
+		assert_int_equal(c.user_data, i);
+		assert_int_equal(c.status, 0);
+	}
+	assert_int_equal(svc_stat(normal, TD_STAT_IRQS), 1); /* found by polling */
+	assert_int_equal(svc_stat(normal, TD_STAT_MASKED), 1);
+	assert_int_equal(svc_stat(normal, TD_STAT_MASK_CALLS), 1);
+	assert_int_equal(svc_stat(normal, TD_STAT_LOST_IRQS), 0);
+
+	/* No poll under way: a Frugal job is handed over unmasked; nothing was left to signal. */
+	assert_int_equal(svc_stat(frugal, TD_STAT_MASKED), 0);
+	assert_int_equal(svc_stat(frugal, TD_STAT_HANDOVER_UNMASKS), 1); /* for that one */
+	assert_int_equal(svc_stat(frugal, TD_STAT_MASK_CALLS), 2);
+	assert_int_equal(svc_stat(frugal, TD_STAT_IRQS), 1);
+	/* And a Normal one masks again. */
+	job(normal, TD_OP_NOP, 0, 6);
+	submit(normal, 1);
+	assert_int_equal(cqe(normal).status, 0);
+	assert_int_equal(svc_stat(normal, TD_STAT_MASKED), 1);
+	assert_int_equal(svc_stat(normal, TD_STAT_MASK_CALLS), 3);
+	assert_int_equal(svc_stat(normal, TD_STAT_IRQS), 1);
+	assert_int_equal(svc_stat(normal, TD_STAT_RESETS), 0);
+	close_session(dev);
+	stop();
+}
+
+/*
+ * A Normal job still on the hardware when its poll window ends: the library unmasks, and the
+ * job's completion comes through the interrupt. The end of the window is observed, not waited
+ * for: Frugal STAT jobs (never polled for; while the poll is under way they leave the mask
+ * alone) read the mask until it is off. Such a job, handed over once the poll is over, would
+ * also unmask by itself: TD_STAT_HANDOVER_UNMASKS tells that apart (a job is taken and handed
+ * over in one pass of the serving loop, so when the poll's end unmasked, the job that saw the
+ * poll over was already taken unmasked).
+ */
+static void test_irq_unmasked_when_poll_ends(void **state)
+{
+	struct dk_device *dev;
+	struct dk_ring *normal, *frugal;
+	struct dk_fence *h;
+	struct dk_cqe c;
+	uint64_t deadline, irqs;
+	uint32_t hi;
+
+	(void)state;
+	setenv(TD_ENV_POLL, "1", 1);
+	start(2, LONG_LIMITS, "resubmit", NULL, NULL); /* a slot for the STAT jobs */
+	unsetenv(TD_ENV_POLL);
+	dev = open_session(16);
+	h = fence(dev, FENCE_IN, &hi);
+	normal = queue(dev, 8, DK_QOS_NORMAL);
+	frugal = queue(dev, 8, DK_QOS_FRUGAL);
+	hold(normal, hi, 1, 1);
+	submit(normal, 1);
+	assert_int_equal(stats(dev).inflight, 1);
+	deadline = dk_deadline_in(5 * DK_NSEC_PER_SEC);
+	while (svc_stat(frugal, TD_STAT_MASKED) != 0)
+		if (dk_now_ns() > deadline)
+			fail_msg("the interrupt is still masked after the poll window");
+	no_cqe(normal);
+	/* Masked for the HOLD job, unmasked when its poll ended: nothing else. */
+	assert_int_equal(svc_stat(frugal, TD_STAT_HANDOVER_UNMASKS), 0);
+	assert_int_equal(svc_stat(frugal, TD_STAT_MASK_CALLS), 2);
+	irqs = svc_stat(frugal, TD_STAT_IRQS);
+	assert_int_equal(irqs, 0);
+
+	assert_int_equal(dk_fence_signal(h, 1), 0);
+	c = cqe(normal);
+	assert_int_equal(c.user_data, 1);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(TD_RESULT_ATTEMPTS(c.result), 1);
+	assert_true(svc_stat(frugal, TD_STAT_IRQS) >= irqs + 1);
+	assert_int_equal(svc_stat(frugal, TD_STAT_MASKED), 0);
+	assert_int_equal(svc_stat(frugal, TD_STAT_LOST_IRQS), 0);
+	assert_int_equal(svc_stat(frugal, TD_STAT_RESETS), 0);
+	close_session(dev);
+	dk_fence_unref(h);
 	stop();
 }
 
@@ -1284,6 +1400,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_lost_irq, teardown),
 		cmocka_unit_test_teardown(test_poll_harvest, teardown),
 		cmocka_unit_test_teardown(test_commit_per_pass, teardown),
+		cmocka_unit_test_teardown(test_irq_masked_while_polling, teardown),
+		cmocka_unit_test_teardown(test_irq_unmasked_when_poll_ends, teardown),
 		cmocka_unit_test_teardown(test_kill_session, teardown),
 		cmocka_unit_test_teardown(test_kill_ready, teardown),
 		cmocka_unit_test_teardown(test_kill_threshold, teardown),
