@@ -306,6 +306,10 @@ static void dispatch_one(struct dk_svc *v, struct job *j, uint64_t now)
 		poll_extend(v, poll, now);
 	}
 	svc_op_exit(v);
+	/* Masked for a job that did not stay (done in submit, -EBUSY, failed) while no poll is
+	 * under way: the jobs still on the hardware need their interrupt. */
+	if (j->state != JOB_HW && !v->poll_until && v->n_hw)
+		svc_irq_mask(v, false);
 }
 
 static bool slot_free(const struct dk_svc *v)

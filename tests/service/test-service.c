@@ -944,6 +944,43 @@ static void test_irq_unmasked_when_poll_ends(void **state)
 	stop();
 }
 
+/*
+ * Masked for a Normal job that does not stay on the hardware (a STAT completes in submit) while
+ * no poll is under way: a Frugal job already on the hardware must still get its interrupt, not
+ * wait for the watchdog (60 s here: the CQE's 30 s deadline would fail first).
+ */
+static void test_irq_unmasked_when_job_leaves_at_submit(void **state)
+{
+	struct dk_device *dev;
+	struct dk_ring *normal, *frugal;
+	struct dk_fence *h;
+	struct dk_cqe c;
+	uint32_t hi;
+
+	(void)state;
+	setenv(TD_ENV_POLL, "1", 1);
+	start(2, LONG_LIMITS, "resubmit", NULL, NULL);
+	unsetenv(TD_ENV_POLL);
+	dev = open_session(16);
+	h = fence(dev, FENCE_IN, &hi);
+	normal = queue(dev, 8, DK_QOS_NORMAL);
+	frugal = queue(dev, 8, DK_QOS_FRUGAL);
+	hold(frugal, hi, 1, 1);
+	submit(frugal, 1);
+	assert_int_equal(stats(dev).inflight, 1);
+	/* Read on the Normal queue: masked for the STAT itself, which is done in submit. */
+	assert_int_equal(svc_stat(normal, TD_STAT_MASKED), 1);
+	assert_int_equal(dk_fence_signal(h, 1), 0);
+	c = cqe(frugal);
+	assert_int_equal(c.user_data, 1);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(svc_stat(frugal, TD_STAT_LOST_IRQS), 0);
+	assert_int_equal(svc_stat(frugal, TD_STAT_RESETS), 0);
+	close_session(dev);
+	dk_fence_unref(h);
+	stop();
+}
+
 /* ---- 8. KILL_SESSION from the broker ---- */
 
 static void test_kill_session(void **state)
@@ -1402,6 +1439,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_commit_per_pass, teardown),
 		cmocka_unit_test_teardown(test_irq_masked_while_polling, teardown),
 		cmocka_unit_test_teardown(test_irq_unmasked_when_poll_ends, teardown),
+		cmocka_unit_test_teardown(test_irq_unmasked_when_job_leaves_at_submit, teardown),
 		cmocka_unit_test_teardown(test_kill_session, teardown),
 		cmocka_unit_test_teardown(test_kill_ready, teardown),
 		cmocka_unit_test_teardown(test_kill_threshold, teardown),
