@@ -85,6 +85,14 @@ static int find_exe(const char *path, const char *name, char *out, size_t size)
 	return -ENOENT;
 }
 
+int dk_stack_find_bin(const char *name, char *out, size_t size)
+{
+	char path[4096];
+	int err = dk_stack_bin_path(path, sizeof(path));
+
+	return err < 0 ? err : find_exe(path, name, out, size);
+}
+
 static int write_file(const char *dir, const char *name, const char *text, char *path,
 		      size_t size)
 {

@@ -25,6 +25,10 @@ struct dk_stack {
  * executable (an install) or the build tree it was built in. Returns 0 or -errno. */
 int dk_stack_bin_path(char *buf, size_t size);
 
+/* The executable @name (e.g. "dk-hwsim") in the first of those directories that has it, into
+ * @out. Returns 0, -ENOENT, or dk_stack_bin_path()'s error. */
+int dk_stack_find_bin(const char *name, char *out, size_t size);
+
 /* Write the default manifest and policy (one null device, this uid allowed) into @conf_dir. */
 int dk_stack_write_config(struct dk_stack *st, const char *conf_dir);
 

@@ -26,6 +26,7 @@
 #include <dk/time.h>
 
 #include "bench.h"
+#include "spin.h"
 
 struct pp_page {
 	_Alignas(64) _Atomic uint32_t ping; /* parent -> child */
@@ -39,15 +40,6 @@ struct pp {
 	uint64_t gap_ns; /* the parent busy-waits this long before each measured ping */
 	unsigned int total; /* warm-up + measured iterations */
 };
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#endif
-}
 
 static int futex_wait_until(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns)
 {
@@ -80,7 +72,7 @@ static int pp_wait(const struct pp *pp, _Atomic uint32_t *word, uint32_t want)
 	/* Acquire pairs with the release store in pp_post() by the other process. */
 	while ((cur = atomic_load_explicit(word, memory_order_acquire)) != want) {
 		if (pp->spin) {
-			cpu_relax();
+			dk_cpu_relax();
 			if ((++polls & 1023) == 0 && dk_now_ns() >= deadline)
 				return -ETIMEDOUT;
 			continue;
@@ -229,5 +221,5 @@ void bench_busy_wait(uint64_t ns)
 		return;
 	end = dk_now_ns() + ns;
 	while (dk_now_ns() < end)
-		cpu_relax();
+		dk_cpu_relax();
 }

@@ -48,6 +48,7 @@
 
 #include "bench.h"
 #include "copy-regs.h"
+#include "spin.h"
 #include "stack.h"
 
 #define RAW_DEVICE "copy0"
@@ -96,20 +97,6 @@ static void raw_stop(void)
 	H.pid = 0;
 }
 
-/* The dk-hwsim next to the other daemons (dk_stack_bin_path()'s directories). */
-static int find_hwsim(char *out, size_t size)
-{
-	char path[4096], *save = NULL;
-
-	if (dk_stack_bin_path(path, sizeof(path)) < 0)
-		return -ENOENT;
-	for (char *dir = strtok_r(path, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		if ((size_t)snprintf(out, size, "%s/dk-hwsim", dir) < size && access(out, X_OK) == 0)
-			return 0;
-	}
-	return -ENOENT;
-}
-
 static int raw_start(struct bench_error *error)
 {
 	static const char board[] = "[device " RAW_DEVICE "]\nmodel = copy\n";
@@ -118,7 +105,7 @@ static int raw_start(struct bench_error *error)
 
 	if (H.pid > 0)
 		return 0;
-	if (find_hwsim(bin, sizeof(bin)) < 0)
+	if (dk_stack_find_bin("dk-hwsim", bin, sizeof(bin)) < 0)
 		return bench_fail(error, -ENOENT, "dk-hwsim not found (set DK_BIN_PATH)");
 	strcpy(H.dir, "/tmp/dk-bench-hwsim-XXXXXX");
 	if (!mkdtemp(H.dir))
@@ -182,7 +169,6 @@ static int buf_new(struct raw_buf *b, size_t size, uint32_t access)
 	b->p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, b->fd, 0);
 	if (b->p == MAP_FAILED)
 		return -errno;
-	memset(b->p, 0, size);
 	dk_wire_writer_init(&w, p, sizeof(p));
 	dk_wire_put_string(&w, RAW_DEVICE);
 	dk_wire_put_u32(&w, access);
@@ -247,6 +233,13 @@ static void kick(struct raw_dev *d)
 	ring(d);
 }
 
+/* One step of a spin that found nothing new: -ETIMEDOUT once @deadline passed. */
+static int spin_step(unsigned int *spins, uint64_t deadline)
+{
+	dk_cpu_relax();
+	return (++*spins & 1023) == 0 && dk_now_ns() >= deadline ? -ETIMEDOUT : 0;
+}
+
 /* Harvest what the engine completed: 0 and how many, or -EIO for a failed descriptor. */
 static int harvest(struct raw_dev *d, uint32_t *ret_n)
 {
@@ -284,10 +277,8 @@ static int wait_all(struct raw_dev *d, struct bench_error *error)
 				return bench_fail(error, -ETIMEDOUT, "the engine's interrupt");
 			if (read(d->irq, &count, sizeof(count)) < 0 && errno != EAGAIN)
 				return bench_fail(error, -errno, "reading the interrupt");
-		} else {
-			__builtin_ia32_pause();
-			if ((++spins & 1023) == 0 && dk_now_ns() >= deadline)
-				return bench_fail(error, -ETIMEDOUT, "the engine's COMPLETED");
+		} else if (spin_step(&spins, deadline) < 0) {
+			return bench_fail(error, -ETIMEDOUT, "the engine's COMPLETED");
 		}
 	}
 }
@@ -438,13 +429,10 @@ static int raw_batch_rep(const struct bench_opts *opts, struct bench_samples *sa
 				break;
 			}
 			got += n;
-			if (n) {
+			if (n)
 				deadline = dk_now_ns() + BENCH_WAIT_NS;
-			} else {
-				__builtin_ia32_pause();
-				if ((++spins & 1023) == 0 && dk_now_ns() >= deadline)
-					err = bench_fail(error, -ETIMEDOUT, "the engine's COMPLETED");
-			}
+			else if (spin_step(&spins, deadline) < 0)
+				err = bench_fail(error, -ETIMEDOUT, "the engine's COMPLETED");
 		}
 		if (err == 0 && wnd >= warm)
 			bench_samples_push(samples, (double)got * 1000.0 / (double)(dk_now_ns() - t0));
