@@ -116,6 +116,9 @@ bool dk_ring_pressure(const struct dk_ring *r)
 	return dk_ring_sq_space(r) <= r->sq_entries / 4;
 }
 
+/* Entries ahead of the tail whose lines dk_ring_get_sqe() asks for. */
+#define SQ_PREFETCH_AHEAD 4u
+
 struct dk_sqe *dk_ring_get_sqe(struct dk_ring *r, uint64_t *ret_ticket)
 {
 	struct dk_sqe *sqe;
@@ -132,6 +135,18 @@ struct dk_sqe *dk_ring_get_sqe(struct dk_ring *r, uint64_t *ret_ticket)
 		r->sq_head_cache = head;
 		if (r->sq_tail - head >= r->sq_entries)
 			return NULL;
+	}
+	/*
+	 * Ask for the lines of an entry a few ahead, for writing, if the consumer is known to be
+	 * done with it: it read them last, and a cold store waits for the transfer with every
+	 * store behind it (see dk_shm_prefetch_write()).
+	 */
+	if (r->sq_tail + SQ_PREFETCH_AHEAD - r->sq_head_cache < r->sq_entries) {
+		const uint8_t *ahead = r->sq + (size_t)((r->sq_tail + SQ_PREFETCH_AHEAD) &
+							 (r->sq_entries - 1)) * DK_SQE_SIZE;
+
+		for (uint32_t off = 0; off < DK_SQE_SIZE; off += 64)
+			dk_shm_prefetch_write(ahead + off);
 	}
 	sqe = (struct dk_sqe *)(r->sq + (size_t)(r->sq_tail & (r->sq_entries - 1)) * DK_SQE_SIZE);
 	memset(sqe, 0, sizeof(*sqe));

@@ -251,7 +251,7 @@ static int sync_head(struct dk_ring *r)
 
 int dk_ring_consume(struct dk_ring *r, struct dk_ring_job *jobs, uint32_t max)
 {
-	uint32_t room, inflight, n, i;
+	uint32_t room, inflight, n, i, c;
 	uint64_t now;
 	int pending, ret;
 
@@ -297,6 +297,15 @@ int dk_ring_consume(struct dk_ring *r, struct dk_ring_job *jobs, uint32_t max)
 		r->slots[slot].busy = 1;
 	}
 	r->st.submitted += n;
+	/*
+	 * Ask now for the CQ lines these jobs will most likely complete into (after the jobs
+	 * already in flight), for writing. The client read them last, a lap ago: written cold,
+	 * each completion would wait for a cross-core transfer, one job at a time (P3-stack: 5.2
+	 * against 9.5 Mops/s when the two CPUs are far apart). Only entries the client has given
+	 * back (cq_room) are touched.
+	 */
+	for (i = 0, c = r->cq_tail + (r->cq_entries - r->n_free) - n; i < n; i++, c++)
+		dk_shm_prefetch_write(r->cq + (size_t)(c & (r->cq_entries - 1)) * DK_CQE_SIZE);
 	/* Dekker with dk_ring_submit_wait(): publish the head, then look for a sleeper. */
 	atomic_store_explicit(&r->hdr->sq_head, r->sq_head, memory_order_seq_cst);
 	if (dk_shm_load_sc32(&r->hdr->producer_waiting)) {
