@@ -88,6 +88,18 @@ static void assert_fault(struct drv *D, uint32_t kind, uint64_t addr, uint32_t i
 	assert_int_equal(reg(D, DK_COPY_REG_RING_HEAD), index);
 }
 
+/*
+ * Wait until every wakeup the device may have under way is over, interrupt included. One
+ * drv_sync() may be answered by a wakeup that was still running (its ID written after ours, its
+ * interrupt still to come); the second can only be answered by a later one, and the device
+ * thread runs one wakeup at a time.
+ */
+static void settle(struct drv *D)
+{
+	drv_sync(D);
+	drv_sync(D);
+}
+
 /* ---- copy and fill ---- */
 
 static void copy_1mib(void **state)
@@ -181,7 +193,7 @@ static void batch_and_irq_ack(void **state)
 	/* Still pending, not acknowledged: a completion now raises no interrupt. */
 	drv_submit(&E.D, DK_COPY_OP_FILL, 1, 2, ai + 100);
 	drv_wait_reg(&E.D, DK_COPY_REG_COMPLETED, ~0u, 3);
-	drv_sync(&E.D);
+	settle(&E.D);
 	assert_int_equal(drv_irq_count(&E.D), 0);
 	/* Acknowledged while that completion is unreported: the line stays asserted, so the
 	 * acknowledgement signals again at once (docs/devices/copy.md). */
@@ -192,7 +204,7 @@ static void batch_and_irq_ack(void **state)
 	assert_int_equal(reg(&E.D, DK_COPY_REG_IRQ_ACK), 0);
 	/* Acknowledged with nothing unreported: IRQ_STATUS clears, the next one interrupts. */
 	drv_ack(&E.D);
-	drv_sync(&E.D);
+	settle(&E.D);
 	assert_int_equal(reg(&E.D, DK_COPY_REG_IRQ_STATUS), 0);
 	assert_int_equal(reg(&E.D, DK_COPY_REG_IRQ_ACK), 0);
 	assert_int_equal(drv_irq_count(&E.D), 0);
@@ -482,7 +494,7 @@ static void faulted_until_reset(void **state)
 	/* Valid work queued behind it, acknowledged, rung again: still stopped. */
 	drv_ack(&E.D);
 	drv_submit(&E.D, DK_COPY_OP_FILL, 16, 7, di);
-	drv_sync(&E.D);
+	settle(&E.D);
 	assert_true(reg(&E.D, DK_COPY_REG_STATUS) & DK_COPY_STATUS_FAULTED);
 	assert_int_equal(reg(&E.D, DK_COPY_REG_COMPLETED), 0);
 	assert_int_equal(reg(&E.D, DK_COPY_REG_RING_HEAD), 0);
@@ -617,18 +629,6 @@ static void windows_per_device(void **state)
 /* ---- IRQ_ENABLE as a mask ---- */
 
 /*
- * Wait until every wakeup the device may have under way is over, interrupt included. One
- * drv_sync() may be answered by a wakeup that was still running (its ID written after ours, its
- * interrupt still to come); the second can only be answered by a later one, and the device
- * thread runs one wakeup at a time.
- */
-static void settle(struct drv *D)
-{
-	drv_sync(D);
-	drv_sync(D);
-}
-
-/*
  * Masked (CONTROL without IRQ_ENABLE), a completion sets IRQ_STATUS.COMPLETION and signals
  * nothing; the doorbell that sets IRQ_ENABLE again finds it pending and signals it, once, with
  * no new descriptor (level-triggered). Masking and unmasking again while it is still pending
@@ -735,7 +735,7 @@ static void inject_hang(void **state)
 	assert_int_equal(rig_map(&E.R, "copy0", dst.fd, RW, 0, 4096, &di), 0);
 	assert_int_equal(rig_inject(&E.R, "copy0", DK_HWSIM_FAULT_HANG), 0);
 	drv_submit(&E.D, DK_COPY_OP_FILL, 16, 5, di);
-	drv_sync(&E.D);
+	settle(&E.D);
 	assert_int_equal(reg(&E.D, DK_COPY_REG_COMPLETED), 0);
 	assert_true(reg(&E.D, DK_COPY_REG_STATUS) & DK_COPY_STATUS_BUSY);
 	assert_false(reg(&E.D, DK_COPY_REG_STATUS) & DK_COPY_STATUS_FAULTED);
@@ -768,7 +768,7 @@ static void inject_lost_irq(void **state)
 	assert_int_equal(rig_inject(&E.R, "copy0", DK_HWSIM_FAULT_LOST_IRQ), 0);
 	drv_submit(&E.D, DK_COPY_OP_FILL, 16, 6, di);
 	drv_wait_reg(&E.D, DK_COPY_REG_COMPLETED, ~0u, 1);
-	drv_sync(&E.D); /* that wakeup is over: any interrupt it raised is counted by now */
+	settle(&E.D); /* every wakeup is over: any interrupt raised is counted */
 	assert_int_equal(drv_irq_count(&E.D), 0);
 	assert_true(reg(&E.D, DK_COPY_REG_IRQ_STATUS) & DK_COPY_IRQ_COMPLETION);
 	assert_int_equal(dst.p[15], 6);
