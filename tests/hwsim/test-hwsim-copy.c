@@ -45,6 +45,17 @@ static void env_down(struct env *E)
 	rig_stop(&E->R);
 }
 
+/* A zeroed 4 KiB buffer, mapped read-write for copy0. Returns its IOVA. */
+static uint64_t dst_mapped(struct env *E, struct buf *B)
+{
+	uint64_t iova;
+
+	buf_new(B, 4096);
+	memset(B->p, 0, B->size);
+	assert_int_equal(rig_map(&E->R, "copy0", B->fd, RW, 0, B->size, &iova), 0);
+	return iova;
+}
+
 static void fill_pattern(struct buf *B, uint32_t seed)
 {
 	for (size_t i = 0; i < B->size; i++) {
@@ -391,9 +402,7 @@ static void fault_ring_outside(void **state)
 
 	(void)state;
 	env_up(&E);
-	buf_new(&dst, 4096);
-	memset(dst.p, 0, dst.size);
-	assert_int_equal(rig_map(&E.R, "copy0", dst.fd, RW, 0, dst.size, &di), 0);
+	di = dst_mapped(&E, &dst);
 	/* A ring no window covers: nothing to fetch, nothing to write back. */
 	drv_ring(&E.D, &E.ring, DK_HWSIM_IOVA_BASE + (1ull << 40), 64);
 	drv_submit(&E.D, DK_COPY_OP_FILL, 10, 1, di);
@@ -441,9 +450,7 @@ static void fault_malformed(void **state)
 
 	(void)state;
 	env_up(&E);
-	buf_new(&dst, 4096);
-	memset(dst.p, 0, dst.size);
-	assert_int_equal(rig_map(&E.R, "copy0", dst.fd, RW, 0, dst.size, &di), 0);
+	di = dst_mapped(&E, &dst);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct dk_copy_desc *d = drv_desc(&E.D, 0);
 
@@ -486,9 +493,7 @@ static void faulted_until_reset(void **state)
 
 	(void)state;
 	env_up(&E);
-	buf_new(&dst, 4096);
-	memset(dst.p, 0, dst.size);
-	assert_int_equal(rig_map(&E.R, "copy0", dst.fd, RW, 0, dst.size, &di), 0);
+	di = dst_mapped(&E, &dst);
 	drv_submit(&E.D, DK_COPY_OP_FILL, 4097, 7, di);
 	assert_fault(&E.D, DK_COPY_FAULT_WRITE, di + 4096, 0);
 	/* Valid work queued behind it, acknowledged, rung again: still stopped. */
@@ -607,9 +612,7 @@ static void windows_per_device(void **state)
 
 	(void)state;
 	env_up(&E);
-	buf_new(&dst, 4096);
-	memset(dst.p, 0, dst.size);
-	assert_int_equal(rig_map(&E.R, "copy0", dst.fd, RW, 0, 4096, &di), 0);
+	di = dst_mapped(&E, &dst);
 	drv_grant(&E.R, "copy1", &D1);
 	buf_new(&ring1, 4096);
 	assert_int_equal(rig_map(&E.R, "copy1", ring1.fd, RW, 0, 4096, &r1), 0);
@@ -643,9 +646,7 @@ static void irq_masked_then_unmasked(void **state)
 
 	(void)state;
 	env_up(&E);
-	buf_new(&dst, 4096);
-	memset(dst.p, 0, dst.size);
-	assert_int_equal(rig_map(&E.R, "copy0", dst.fd, RW, 0, 4096, &di), 0);
+	di = dst_mapped(&E, &dst);
 	reg_set(&E.D, DK_COPY_REG_CONTROL, DK_COPY_CONTROL_ENABLE);
 	drv_submit(&E.D, DK_COPY_OP_FILL, 16, 8, di);
 	drv_wait_reg(&E.D, DK_COPY_REG_COMPLETED, ~0u, 1);
@@ -730,9 +731,7 @@ static void inject_hang(void **state)
 
 	(void)state;
 	env_up(&E);
-	buf_new(&dst, 4096);
-	memset(dst.p, 0, dst.size);
-	assert_int_equal(rig_map(&E.R, "copy0", dst.fd, RW, 0, 4096, &di), 0);
+	di = dst_mapped(&E, &dst);
 	assert_int_equal(rig_inject(&E.R, "copy0", DK_HWSIM_FAULT_HANG), 0);
 	drv_submit(&E.D, DK_COPY_OP_FILL, 16, 5, di);
 	settle(&E.D);
@@ -762,9 +761,7 @@ static void inject_lost_irq(void **state)
 
 	(void)state;
 	env_up(&E);
-	buf_new(&dst, 4096);
-	memset(dst.p, 0, dst.size);
-	assert_int_equal(rig_map(&E.R, "copy0", dst.fd, RW, 0, 4096, &di), 0);
+	di = dst_mapped(&E, &dst);
 	assert_int_equal(rig_inject(&E.R, "copy0", DK_HWSIM_FAULT_LOST_IRQ), 0);
 	drv_submit(&E.D, DK_COPY_OP_FILL, 16, 6, di);
 	drv_wait_reg(&E.D, DK_COPY_REG_COMPLETED, ~0u, 1);
@@ -858,9 +855,7 @@ static void inject_slow(void **state)
 
 	(void)state;
 	env_up(&E);
-	buf_new(&dst, 4096);
-	memset(dst.p, 0, dst.size);
-	assert_int_equal(rig_map(&E.R, "copy0", dst.fd, RW, 0, 4096, &di), 0);
+	di = dst_mapped(&E, &dst);
 	assert_int_equal(rig_inject(&E.R, "copy0", DK_HWSIM_FAULT_SLOW), 0);
 	drv_submit(&E.D, DK_COPY_OP_FILL, 8, 1, di);
 	drv_submit(&E.D, DK_COPY_OP_FILL, 8, 2, di + 8);
