@@ -126,6 +126,14 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* start() with a test device whose harvest may be polled (DK_DEVICE_F_POLL), reset resubmit. */
+static void start_polled(uint32_t slots, const char *limits)
+{
+	setenv(TD_ENV_POLL, "1", 1);
+	start(slots, limits, "resubmit", NULL, NULL);
+	unsetenv(TD_ENV_POLL);
+}
+
 /* SIGTERM: the service finishes its sessions and exits 0. */
 static void stop(void)
 {
@@ -777,9 +785,7 @@ static void test_poll_harvest(void **state)
 	struct dk_cqe c;
 
 	(void)state;
-	setenv(TD_ENV_POLL, "1", 1);
-	start(1, "300,60000,60000", "resubmit", NULL, NULL);
-	unsetenv(TD_ENV_POLL);
+	start_polled(1, "300,60000,60000");
 	dev = open_session(16);
 	normal = queue(dev, 8, DK_QOS_NORMAL);
 	frugal = queue(dev, 8, DK_QOS_FRUGAL);
@@ -846,9 +852,7 @@ static void test_irq_masked_while_polling(void **state)
 	struct dk_cqe c;
 
 	(void)state;
-	setenv(TD_ENV_POLL, "1", 1);
-	start(1, LONG_LIMITS, "resubmit", NULL, NULL);
-	unsetenv(TD_ENV_POLL);
+	start_polled(1, LONG_LIMITS);
 	dev = open_session(16);
 	normal = queue(dev, 8, DK_QOS_NORMAL);
 	frugal = queue(dev, 8, DK_QOS_FRUGAL);
@@ -909,9 +913,7 @@ static void test_irq_unmasked_when_poll_ends(void **state)
 	uint32_t hi;
 
 	(void)state;
-	setenv(TD_ENV_POLL, "1", 1);
-	start(2, LONG_LIMITS, "resubmit", NULL, NULL); /* a slot for the STAT jobs */
-	unsetenv(TD_ENV_POLL);
+	start_polled(2, LONG_LIMITS); /* a slot for the STAT jobs */
 	dev = open_session(16);
 	h = fence(dev, FENCE_IN, &hi);
 	normal = queue(dev, 8, DK_QOS_NORMAL);
@@ -958,9 +960,7 @@ static void test_irq_unmasked_when_job_leaves_at_submit(void **state)
 	uint32_t hi;
 
 	(void)state;
-	setenv(TD_ENV_POLL, "1", 1);
-	start(2, LONG_LIMITS, "resubmit", NULL, NULL);
-	unsetenv(TD_ENV_POLL);
+	start_polled(2, LONG_LIMITS);
 	dev = open_session(16);
 	h = fence(dev, FENCE_IN, &hi);
 	normal = queue(dev, 8, DK_QOS_NORMAL);
