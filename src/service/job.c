@@ -270,7 +270,7 @@ int dk_svc_job_done(struct dk_svc *v, struct dk_svc_job *job, int status, uint32
 	if (status > 0 || (status == 0 && reason != DK_REASON_NONE) ||
 	    (status < 0 && (reason == DK_REASON_NONE || reason >= DK_REASON_COUNT)))
 		return -EINVAL;
-	now = v->now_hint ? v->now_hint : dk_now_ns();
+	now = v->now_hint ? v->now_hint : dk_now_fast_ns();
 	list_del(&j->link);
 	v->n_hw--;
 	v->hw_busy = false;

@@ -370,7 +370,7 @@ static bool poll_hw(struct dk_svc *v)
 		sched_dispatch(v);
 		svc_publish(v);
 	}
-	if (!v->n_hw || dk_now_ns() >= v->poll_until) {
+	if (!v->n_hw || dk_now_fast_ns() >= v->poll_until) {
 		v->poll_until = 0;
 		if (v->n_hw)
 			svc_irq_mask(v, false); /* the interrupt reports the rest */

@@ -342,7 +342,7 @@ void sched_dispatch(struct dk_svc *v)
 		if (!qos)
 			break;
 		if (!now)
-			now = dk_now_ns();
+			now = dk_now_fast_ns();
 		dispatch_one(v, pick_job(v, qos), now);
 	}
 	svc_retire_all(v);
