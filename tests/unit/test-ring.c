@@ -1099,9 +1099,28 @@ static void test_corrupt_sq_tail_backwards(void **state)
 	pair_close(&pr);
 }
 
+/*
+ * Fill the CQ of a 4/4 pair: four jobs taken, completed and published; the client reaps
+ * @reap of them. The service has not read the CQ head since the first take (its cached one
+ * said there was room), so its next take that needs room must read it.
+ */
+static void fill_cq(struct pair *pr, uint64_t *next, uint32_t reap)
+{
+	struct dk_ring_job jobs[4];
+
+	push(pr->p, 4, next);
+	assert_int_equal(dk_ring_consume(pr->c, jobs, 4), 4);
+	for (int k = 0; k < 4; k++)
+		complete_ok(pr->c, &jobs[k]);
+	assert_int_equal(dk_ring_publish(pr->c), 0);
+	for (uint32_t k = 1; k <= reap; k++)
+		expect_cqe(pr->p, k);
+}
+
+/* The CQ head is read when the one seen last leaves too little room: out of range, broken. */
 static void test_corrupt_cq_head_out_of_range(void **state)
 {
-	static const uint32_t beyond[] = {2, 3, 100, 0x80000000u, UINT32_MAX};
+	static const uint32_t beyond[] = {5, 6, 100, 0x80000000u, UINT32_MAX};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(beyond) / sizeof(beyond[0]); i++) {
@@ -1112,15 +1131,14 @@ static void test_corrupt_cq_head_out_of_range(void **state)
 
 		pair_open(&pr, 4, 4, DK_QOS_BURST);
 		hdr = pair_header(&pr);
-		push(pr.p, 1, &next);
-		assert_int_equal(dk_ring_consume(pr.c, jobs, 8), 1);
-		complete_ok(pr.c, &jobs[0]);
-		assert_int_equal(dk_ring_publish(pr.c), 0);
-		expect_cqe(pr.p, 1);
-		/* One completion published and reaped: the client claims to have reaped more. */
+		fill_cq(&pr, &next, 1);
+		/* Four completions published, one reaped: the client claims to have reaped more. */
 		hdr_store32(hdr, HDR_CQ_HEAD, beyond[i]);
 		push(pr.p, 1, &next);
 		assert_int_equal(dk_ring_consume(pr.c, jobs, 8), -EPROTO);
+		/* What was published before stays readable; then the queue is broken. */
+		for (uint64_t t = 2; t <= 4; t++)
+			expect_cqe(pr.p, t);
 		expect_broken(&pr);
 		pair_close(&pr);
 	}
@@ -1136,19 +1154,16 @@ static void test_corrupt_cq_head_backwards(void **state)
 	(void)state;
 	pair_open(&pr, 4, 4, DK_QOS_BURST);
 	hdr = pair_header(&pr);
+	fill_cq(&pr, &next, 2);
+	/* The CQ is full by the head seen last: the service reads the head (2) to take more. */
 	push(pr.p, 2, &next);
 	assert_int_equal(dk_ring_consume(pr.c, jobs, 8), 2);
-	complete_ok(pr.c, &jobs[0]);
-	complete_ok(pr.c, &jobs[1]);
-	assert_int_equal(dk_ring_publish(pr.c), 0);
-	expect_cqe(pr.p, 1);
-	expect_cqe(pr.p, 2);
-	/* The service takes another job, so it has looked at the head (2) for CQ room. */
-	push(pr.p, 1, &next);
-	assert_int_equal(dk_ring_consume(pr.c, jobs, 8), 1);
+	/* Full again (2 unreaped + 2 in flight): the next take reads the head, gone back to 1. */
 	hdr_store32(hdr, HDR_CQ_HEAD, 1);
 	push(pr.p, 1, &next);
-	assert_int_equal(dk_ring_consume(pr.c, jobs + 1, 7), -EPROTO);
+	assert_int_equal(dk_ring_consume(pr.c, jobs + 2, 6), -EPROTO);
+	expect_cqe(pr.p, 3);
+	expect_cqe(pr.p, 4);
 	expect_broken(&pr);
 	pair_close(&pr);
 }
