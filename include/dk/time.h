@@ -32,9 +32,10 @@ DK_EXPORT uint64_t dk_now_ns(void);
  * dk_now_fast_ns - CLOCK_MONOTONIC in nanoseconds, for timestamps on hot paths.
  *
  * Read from the CPU's time-stamp counter where it is invariant (x86-64), scaled by a rate each
- * thread measures against dk_now_ns() and re-anchored on it every ~1.4 ms of use, so a reading
- * is within 2000 counter ticks of dk_now_ns() (1 us at 2 GHz; src/core/time.c gives the
- * arithmetic) and never smaller than the previous one in the same thread.
+ * thread measures against dk_now_ns() and re-anchored on it every 2^22 counter ticks (2 ms at
+ * 2.1 GHz), so a reading is within 2000 counter ticks of dk_now_ns() (1 us at 2 GHz;
+ * src/core/time.c gives the arithmetic) and never smaller than the previous one in the same
+ * thread.
  * A reading costs one unordered rdtsc and no clock_gettime(): the vDSO clock orders its counter
  * read behind every earlier load (lfence), which on a hot path waits for the cache misses in
  * flight. Where there is no such counter, or the thread's calibration samples are disturbed

@@ -398,7 +398,7 @@ static void serve(struct dk_svc *v)
 		}
 		if (atomic_exchange(&v->fence_event, 0)) {
 			v->st.fence_wakeups++;
-			svc_parked_recheck(v, dk_now_ns(), NULL);
+			svc_parked_recheck(v, dk_now_fast_ns(), NULL);
 		}
 		if (v->n_kill_pending)
 			kill_pending(v);
@@ -427,7 +427,7 @@ static void serve(struct dk_svc *v)
 		ret = dk_ring_idle_wake(idle, n_idle, &v->wake, seen,
 					now + (v->n_parked_polled ? PARKED_POLL_NS : IDLE_NS));
 		if (ret == 0 && v->st.parked)
-			svc_parked_recheck(v, dk_now_ns(), NULL); /* the safety net */
+			svc_parked_recheck(v, dk_now_fast_ns(), NULL); /* the safety net */
 	}
 }
 

@@ -23,9 +23,9 @@ static void test_now_monotonic(void **state)
  * The fast clock tracks CLOCK_MONOTONIC: every reading lies between a clock read just before
  * and one just after it, give or take the bound dk/time.h documents (2000 counter ticks, 1 us
  * at 2 GHz; FAST_SLACK_NS leaves room for a 0.4 GHz counter), and never goes back. Run over
- * 30 ms of readings: past the first rate measurement (~3 ms), across many re-anchorings
- * (every ~1.4 ms). When the clock reads are too slow to calibrate on (sanitizers, valgrind)
- * the fast clock is dk_now_ns() itself, and the bounds hold trivially.
+ * 30 ms of readings: past the first rate measurement (~4 ms here), across many re-anchorings
+ * (every 2^22 counter ticks, ~2 ms here). When the clock reads are too slow to calibrate on
+ * (sanitizers, valgrind) the fast clock is dk_now_ns() itself, and the bounds hold trivially.
  */
 #define FAST_SLACK_NS 5000u
 #define FAST_SPAN_NS (30ull * DK_NSEC_PER_MSEC)
