@@ -57,7 +57,7 @@ static uint64_t fc_sample(void)
 {
 	uint64_t t0 = __rdtsc(), ns = dk_now_ns(), t1 = __rdtsc(), tsc;
 
-	if (t1 - t0 > FC_SAMPLE_TICKS || t1 < t0) {
+	if (t1 - t0 > FC_SAMPLE_TICKS) { /* a counter gone back wraps past it too */
 		fc.tsc_base = 0; /* disturbed: no anchor until a clean sample */
 		return fc_return(ns);
 	}
@@ -88,7 +88,8 @@ uint64_t dk_now_fast_ns(void)
 {
 	uint64_t tsc = __rdtsc(), d = tsc - fc.tsc_base;
 
-	if (!fc.tsc_base || !fc.mult || tsc < fc.tsc_base || d >= FC_ANCHOR_TICKS)
+	/* A counter gone back below the anchor wraps d past FC_ANCHOR_TICKS: sampled too. */
+	if (!fc.tsc_base || !fc.mult || d >= FC_ANCHOR_TICKS)
 		return fc_sample();
 	return fc_return(fc.ns_base + ((d * fc.mult) >> 32));
 }
