@@ -116,12 +116,12 @@ int dk_stack_write_config(struct dk_stack *st, const char *conf_dir)
 
 int dk_stack_write_config_ex(struct dk_stack *st, const char *conf_dir, uint32_t flags)
 {
-	bool copy = flags & DK_STACK_COPY;
+	bool copy = flags & DK_STACK_COPY, fast = flags & DK_STACK_FAST_RESTART;
 	char text[4 * PATH_MAX], copy_rules[1024];
 	int n;
 	int err;
 
-	if (flags & ~DK_STACK_COPY)
+	if (flags & ~(DK_STACK_COPY | DK_STACK_FAST_RESTART))
 		return -EINVAL;
 	if (copy) {
 		err = write_file(conf_dir, "hwsim.ini",
@@ -135,6 +135,7 @@ int dk_stack_write_config_ex(struct dk_stack *st, const char *conf_dir, uint32_t
 	n = snprintf(text, sizeof(text),
 		 "; Written by DriverKit tools: the default stack%s.\n"
 		 "[stack]\n"
+		 "%s"
 		 "policy = %s/policy.conf\n"
 		 "\n[service logd]\nkind = logd\nexec = dk-logd\n"
 		 "\n[service policyd]\nkind = policyd\nexec = dk-policyd\n"
@@ -143,6 +144,7 @@ int dk_stack_write_config_ex(struct dk_stack *st, const char *conf_dir, uint32_t
 		 "\n[service null]\nkind = device\nexec = dk-null\ndevice = null0\nclass = null\n"
 		 "%s",
 		 copy ? ": a null device and a copy engine on the emulated board" : ", one null device",
+		 fast ? "restart_delay_ms = 1\nrestart_delay_max_ms = 1\nrestart_window_ms = 1\n" : "",
 		 conf_dir, copy ? "\n[service hwsim]\nkind = hwsim\nexec = dk-hwsim\nconfig = " : "",
 		 copy ? st->hwsim : "",
 		 copy ? "\n\n[service copy]\nkind = device\nexec = dk-copy\ndevice = copy0\n"
@@ -210,6 +212,14 @@ int dk_stack_start(struct dk_stack *st, uint64_t deadline_ns)
 
 		snprintf(fdbuf, sizeof(fdbuf), "%d", pipefd[1]);
 		fcntl(pipefd[1], F_SETFD, 0);
+		if (st->quiet) {
+			int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+			if (null >= 0) {
+				dup2(null, STDOUT_FILENO);
+				dup2(null, STDERR_FILENO);
+			}
+		}
 		execl(exe, "dk-supervisor", "--manifest", st->manifest, "--runtime-dir",
 		      st->runtime_dir, "--bin-path", bin_path, "--ready-fd", fdbuf, (char *)NULL);
 		_exit(127);
@@ -278,7 +288,8 @@ int dk_stack_start_private(struct dk_stack *st, const char *template, uint32_t f
 	if (!mkdtemp(st->runtime_dir))
 		return -errno;
 	st->made_dir = true;
-	err = dk_stack_write_config_ex(st, st->runtime_dir, flags);
+	st->quiet = flags & DK_STACK_QUIET;
+	err = dk_stack_write_config_ex(st, st->runtime_dir, flags & ~DK_STACK_QUIET);
 	if (err == 0)
 		err = dk_stack_start(st, deadline_ns);
 	if (err < 0)

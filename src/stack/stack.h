@@ -18,6 +18,7 @@ struct dk_stack {
 	char policy[PATH_MAX];
 	char hwsim[PATH_MAX];
 	bool made_dir, wrote_manifest, wrote_policy, wrote_hwsim;
+	bool quiet; /* dk_stack_start(): the supervisor's stdout and stderr to /dev/null */
 	pid_t pid;
 };
 
@@ -34,8 +35,18 @@ int dk_stack_write_config(struct dk_stack *st, const char *conf_dir);
 
 /* Flags of dk_stack_write_config_ex(). */
 #define DK_STACK_COPY (1u << 0) /* also dk-hwsim with a copy engine, copy0, and dk-copy */
+/*
+ * Restart a crashed service after 1 ms, every time: restart_delay_ms = restart_delay_max_ms = 1
+ * and restart_window_ms = 1 (a crash is forgotten 1 ms later, so none reaches the crash-loop
+ * limit). For tools that kill services on purpose, over and over (dk-bench's R1 and R2).
+ */
+#define DK_STACK_FAST_RESTART (1u << 1)
+/* dk_stack_start_private() only: the stack's stdout and stderr go to /dev/null (its journal
+ * still has every record), for tools whose own output must stay readable. */
+#define DK_STACK_QUIET (1u << 2)
 
-/* dk_stack_write_config with @flags: 0 is the default stack, DK_STACK_COPY adds the board. */
+/* dk_stack_write_config with @flags: 0 is the default stack, DK_STACK_COPY adds the board,
+ * DK_STACK_FAST_RESTART drops the restart back-off. */
 int dk_stack_write_config_ex(struct dk_stack *st, const char *conf_dir, uint32_t flags);
 
 /* Start dk-supervisor on st->manifest in st->runtime_dir; wait for the stack to be ready. */

@@ -60,7 +60,7 @@ enum bench_goal_kind {
 	BENCH_GOAL_AT_MOST,  /* latency-like: ratio DriverKit / baseline <= goal */
 	BENCH_GOAL_AT_LEAST, /* throughput-like: ratio DriverKit / baseline >= goal */
 	BENCH_GOAL_VALUE_AT_MOST, /* the DriverKit median itself <= goal, in the figure's unit;
-				   * the ratio is not meaningful and is reported as null */
+				   * the ratio is reported only with show_ratio (else null) */
 };
 
 /*
@@ -114,6 +114,7 @@ struct bench_figure {
 	const struct bench_extra *extra; /* optional */
 	bench_custom_fn run_custom;   /* instead of the harness, optional */
 	bench_notes_fn notes;         /* extra output, optional */
+	bool show_ratio; /* BENCH_GOAL_VALUE_AT_MOST: the ratio to the baseline means something */
 };
 
 /* The figures, in the order they run (figures.c). */
@@ -135,6 +136,8 @@ extern const struct bench_baseline bench_baseline_rss_warmup;
 extern const struct bench_baseline bench_baseline_qos_frugal;
 extern const struct bench_baseline bench_baseline_one_core;   /* P6, idle.c */
 extern const struct bench_baseline bench_baseline_each_other; /* P9, fairness.c */
+extern const struct bench_baseline bench_baseline_pidfd_death; /* R1, recovery.c */
+extern const struct bench_baseline bench_baseline_exec_dk_null; /* R2, recovery.c */
 extern const struct bench_extra bench_extra_socket_64mib;
 
 /*
@@ -237,6 +240,12 @@ int bench_p9_fairness_burst(const struct bench_opts *opts, struct bench_samples 
 void bench_p9_null_notes(FILE *out, bool json);
 void bench_p9_burst_notes(FILE *out, bool json);
 void bench_p9_copy_notes(FILE *out, bool json);
+int bench_r1_death_to_woken(const struct bench_opts *opts, struct bench_samples *samples,
+			    struct bench_error *error);
+int bench_r2_restart_to_ready(const struct bench_opts *opts, struct bench_samples *samples,
+			      struct bench_error *error);
+void bench_r1_notes(FILE *out, bool json);
+void bench_r2_notes(FILE *out, bool json);
 
 /*
  * The gap of P1-idle: long enough that the service has given up its Normal QoS spin (20 us) and

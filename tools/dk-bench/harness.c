@@ -86,7 +86,7 @@ static void judge(const struct bench_figure *fig, struct bench_result *res)
 	const struct bench_summary *dk = &res->dk.summary, *base = &res->base.summary;
 
 	if (res->dk.have_summary && res->base.have_summary && base->median > 0 &&
-	    fig->goal_kind != BENCH_GOAL_VALUE_AT_MOST) {
+	    (fig->goal_kind != BENCH_GOAL_VALUE_AT_MOST || fig->show_ratio)) {
 		res->ratio = dk->median / base->median;
 		res->have_ratio = true;
 	}
