@@ -59,6 +59,13 @@ static void reg_write(struct copy_dev *c, uint32_t off, uint32_t v)
 	__atomic_store_n(&c->regs[off / 4], v, __ATOMIC_RELEASE);
 }
 
+/* Acknowledge @bits of IRQ_STATUS at the next doorbell. OR, not store: an acknowledgement
+ * written earlier that the engine has not taken yet still counts. */
+static void irq_ack(struct copy_dev *c, uint32_t bits)
+{
+	__atomic_fetch_or(&c->regs[DK_COPY_REG_IRQ_ACK / 4], bits, __ATOMIC_RELEASE);
+}
+
 static void ring_doorbell(struct copy_dev *c)
 {
 	uint64_t one = 1;
@@ -328,7 +335,7 @@ static void harvest(struct dk_svc_device *dev)
 	}
 	/* Masked, IRQ_STATUS stays as it is: unmasking then signals what is pending. */
 	if (irq && !c->masked) {
-		reg_write(c, DK_COPY_REG_IRQ_ACK, irq);
+		irq_ack(c, irq);
 		ring_doorbell(c);
 	}
 	if (reg_read(c, DK_COPY_REG_STATUS) & DK_COPY_STATUS_FAULTED && c->done != c->tail)
@@ -348,12 +355,22 @@ static int copy_reset(struct dk_svc_device *dev)
  * Masking clears IRQ_ENABLE for the engine to take at the next doorbell (the commit that hands
  * over the jobs being polled for). Unmasking rings at once: the engine signals the interrupt
  * if IRQ_STATUS has a bit pending when IRQ_ENABLE comes back (docs/devices/copy.md).
+ *
+ * That edge is only there if the engine saw the mask. When it was busy, the commit's doorbell
+ * and this one reach it as one (an eventfd adds them up): IRQ_ENABLE never went away as far as
+ * it knows, so lifting it signals nothing, while the COMPLETION bit left unacknowledged during
+ * the poll keeps every later completion silent too (the interrupt is signalled only when a bit
+ * is new). The jobs still on the engine would then wait for the watchdog. So unmasking also
+ * acknowledges COMPLETION in the same doorbell: the engine signals again at once for anything
+ * it completed since its last interrupt, edge or no edge.
  */
 static void copy_irq_mask(struct dk_svc_device *dev, bool masked)
 {
 	struct copy_dev *c = (struct copy_dev *)dev;
 
 	c->masked = masked;
+	if (!masked)
+		irq_ack(c, reg_read(c, DK_COPY_REG_IRQ_STATUS) & DK_COPY_IRQ_COMPLETION);
 	reg_write(c, DK_COPY_REG_CONTROL, control(c));
 	if (!masked)
 		ring_doorbell(c);

@@ -720,6 +720,53 @@ static void irq_unmask_nothing_pending(void **state)
 	env_down(&E);
 }
 
+/*
+ * A mask the engine never saw: the driver clears IRQ_ENABLE, then sets it again before any
+ * doorbell (or the two doorbells reach a busy engine as one). No edge, so lifting the mask
+ * signals nothing, and with IRQ_STATUS.COMPLETION still unacknowledged, neither does the next
+ * completion: the driver would wait for its watchdog. Acknowledging COMPLETION in the unmasking
+ * doorbell (what dk-copy does) signals at once what completed since the last interrupt.
+ */
+static void irq_unmask_unseen_mask(void **state)
+{
+	struct env E;
+	struct buf dst;
+	uint64_t di;
+
+	(void)state;
+	env_up(&E);
+	di = dst_mapped(&E, &dst);
+	drv_submit(&E.D, DK_COPY_OP_FILL, 16, 1, di);
+	assert_int_equal(drv_wait_irq(&E.D), 1);
+	assert_int_equal(reg(&E.D, DK_COPY_REG_IRQ_STATUS), DK_COPY_IRQ_COMPLETION);
+
+	/* Masked and unmasked with one doorbell, a new descriptor under it: silence. */
+	reg_set(&E.D, DK_COPY_REG_CONTROL, DK_COPY_CONTROL_ENABLE);
+	drv_queue(&E.D, DK_COPY_OP_FILL, 16, 2, di + 16);
+	reg_set(&E.D, DK_COPY_REG_CONTROL, DK_COPY_CONTROL_ENABLE | DK_COPY_CONTROL_IRQ_ENABLE);
+	drv_kick(&E.D);
+	drv_wait_reg(&E.D, DK_COPY_REG_COMPLETED, ~0u, 2);
+	settle(&E.D);
+	assert_int_equal(drv_irq_count(&E.D), 0);
+	assert_int_equal(dst.p[31], 2);
+
+	/* The same unmask with COMPLETION acknowledged in its doorbell: signalled, once. */
+	reg_set(&E.D, DK_COPY_REG_CONTROL, DK_COPY_CONTROL_ENABLE);
+	reg_set(&E.D, DK_COPY_REG_IRQ_ACK, DK_COPY_IRQ_COMPLETION);
+	reg_set(&E.D, DK_COPY_REG_CONTROL, DK_COPY_CONTROL_ENABLE | DK_COPY_CONTROL_IRQ_ENABLE);
+	doorbell(&E.D);
+	assert_int_equal(drv_wait_irq(&E.D), 1);
+	settle(&E.D);
+	assert_int_equal(drv_irq_count(&E.D), 0);
+	/* Acknowledged with nothing unreported since: no further interrupt. */
+	drv_ack(&E.D);
+	settle(&E.D);
+	assert_int_equal(drv_irq_count(&E.D), 0);
+	assert_int_equal(reg(&E.D, DK_COPY_REG_IRQ_STATUS), 0);
+	buf_free(&dst);
+	env_down(&E);
+}
+
 /* ---- injection ---- */
 
 static void inject_hang(void **state)
@@ -892,6 +939,7 @@ int main(void)
 		cmocka_unit_test(windows_per_device),
 		cmocka_unit_test(irq_masked_then_unmasked),
 		cmocka_unit_test(irq_unmask_nothing_pending),
+		cmocka_unit_test(irq_unmask_unseen_mask),
 		cmocka_unit_test(inject_hang),
 		cmocka_unit_test(inject_lost_irq),
 		cmocka_unit_test(inject_corrupt),
