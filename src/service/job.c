@@ -514,29 +514,21 @@ static void job_init(struct job *j, const struct dk_ring_job *rj, struct squeue 
 	j->suspect = false;
 }
 
-/*
- * Take what queue @q has, within its session's max_inflight and one batch. Returns the number
- * of jobs taken.
- */
-int svc_take(struct dk_svc *v, struct squeue *q)
+/* Take up to @room (at most SVC_BATCH) from @q. Returns the number taken, or -1 when the
+ * queue broke. */
+static int take_chunk(struct dk_svc *v, struct squeue *q, uint32_t room)
 {
 	struct dk_ring_job rjobs[SVC_BATCH];
 	struct session *s = q->s;
-	uint32_t room;
 	uint64_t now;
 	int n;
 
-	if (q->broken || s->state != SESSION_LIVE)
-		return 0;
-	room = s->max_inflight > s->inflight ? s->max_inflight - s->inflight : 0;
-	if (room > SVC_BATCH)
-		room = SVC_BATCH;
-	n = room ? dk_ring_consume(q->ring, rjobs, room) : 0;
+	n = dk_ring_consume(q->ring, rjobs, room);
 	if (n < 0) {
 		q->broken = true;
 		svc_log(v, DK_LOG_WARNING, "service.queue-broken", "session=%" PRIu64 " queue=%u",
 			s->id, q->id);
-		return 0;
+		return -1;
 	}
 	if (n == 0)
 		return 0;
@@ -559,6 +551,35 @@ int svc_take(struct dk_svc *v, struct squeue *q)
 		job_admit(v, j, now);
 	}
 	return n;
+}
+
+/*
+ * Take what queue @q has, within its session's max_inflight and one pass's batch
+ * (v->take_batch, consumed SVC_BATCH at a time). Returns the number of jobs taken.
+ */
+int svc_take(struct dk_svc *v, struct squeue *q)
+{
+	struct session *s = q->s;
+	uint32_t room, batch = v->take_batch ? v->take_batch : SVC_BATCH;
+	int total = 0, n;
+
+	if (q->broken || s->state != SESSION_LIVE)
+		return 0;
+	room = s->max_inflight > s->inflight ? s->max_inflight - s->inflight : 0;
+	if (room > batch)
+		room = batch;
+	while (room) {
+		uint32_t chunk = room < SVC_BATCH ? room : SVC_BATCH;
+
+		n = take_chunk(v, q, chunk);
+		if (n <= 0)
+			break;
+		total += n;
+		room -= (uint32_t)n;
+		if ((uint32_t)n < chunk || q->broken || s->state != SESSION_LIVE)
+			break;
+	}
+	return total;
 }
 
 /* ---- accessors for the class ---- */

@@ -79,6 +79,8 @@ static int caps_check(const struct dk_device_caps *c)
 		return -EINVAL;
 	if (c->reset_policy != DK_RESET_RESUBMIT_ONCE && c->reset_policy != DK_RESET_FAIL)
 		return -EINVAL;
+	if (c->take_batch > DK_SVC_TAKE_BATCH_MAX)
+		return -EINVAL;
 	for (uint32_t q = 0; q < QOS_N; q++)
 		if (c->time_limit_ns[q] > DK_WAIT_MAX_NS)
 			return -EINVAL;
@@ -113,12 +115,13 @@ static int probe(struct dk_svc *v, const struct dk_device_hw *hw)
 		return err;
 	}
 	v->dev = dev;
+	v->take_batch = dev->caps.take_batch ? dev->caps.take_batch : DK_SVC_TAKE_BATCH_DEFAULT;
 	for (uint32_t q = 0; q < QOS_N; q++)
 		v->limit_ns[q] = dev->caps.time_limit_ns[q] ? dev->caps.time_limit_ns[q]
 							  : DK_SVC_TIME_LIMIT_DEFAULT_NS;
 	svc_log(v, DK_LOG_INFO, "service.probe",
-		"device=%s model=%s hw_slots=%u reset_policy=%s", v->device,
-		hw ? hw->model : "none", dev->caps.hw_slots,
+		"device=%s model=%s hw_slots=%u take_batch=%u reset_policy=%s", v->device,
+		hw ? hw->model : "none", dev->caps.hw_slots, v->take_batch,
 		dev->caps.reset_policy == DK_RESET_RESUBMIT_ONCE ? "resubmit-once" : "fail");
 	return 0;
 }

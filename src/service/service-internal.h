@@ -29,7 +29,7 @@
 #define IDLE_NS DK_NSEC_PER_SEC               /* longest sleep; parked jobs re-checked then */
 #define PARKED_POLL_NS (1 * DK_NSEC_PER_MSEC) /* re-check when a fence could not be watched */
 #define SVC_QUEUES_MAX DK_RING_WAIT_MAX
-#define SVC_BATCH 64u /* submissions taken from one queue per pass */
+#define SVC_BATCH 64u /* submissions one dk_ring_consume() takes (a pass: v->take_batch) */
 #define QOS_N (DK_QOS_BURST + 1) /* arrays indexed by enum dk_qos; [0] unused */
 #define LATENCY_SAMPLES 64u /* per session: submitted -> signalled of its latest completed jobs */
 
@@ -191,6 +191,7 @@ struct squeue {
 struct dk_svc {
 	const struct dk_device_ops *ops;
 	struct dk_svc_device *dev; /* NULL until probed */
+	uint32_t take_batch;       /* caps.take_batch, or its default: per queue and pass */
 	struct dk_device_hw hw;
 	bool have_hw;
 	int epfd, sigfd, broker_fd, timerfd;

@@ -183,6 +183,8 @@ static int td_probe(struct dk_svc *svc, const struct dk_device_hw *hw,
 	td->n_slots = (uint32_t)env_u32(TD_ENV_SLOTS, 1, 1, TD_SLOTS_MAX);
 	td->base.caps.hw_slots = td->n_slots;
 	td->real_slots = (uint32_t)env_u32(TD_ENV_REAL_SLOTS, td->n_slots, 1, td->n_slots);
+	if (getenv(TD_ENV_TAKE_BATCH))
+		td->base.caps.take_batch = (uint32_t)strtoul(getenv(TD_ENV_TAKE_BATCH), NULL, 10);
 	td->base.caps.reset_policy = reset && !strcmp(reset, "fail") ? DK_RESET_FAIL
 								     : DK_RESET_RESUBMIT_ONCE;
 	if (limits) {

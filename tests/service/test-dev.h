@@ -67,6 +67,9 @@ enum td_stat {
 #define TD_ENV_REAL_SLOTS "DK_TESTDEV_REAL_SLOTS"
 /* Set (any value): the class says DK_DEVICE_F_POLL (its harvest may be polled). */
 #define TD_ENV_POLL "DK_TESTDEV_POLL"
+/* caps.take_batch as given (default 0: the library's 64), not range-checked here: the
+ * library's probe check is under test too. */
+#define TD_ENV_TAKE_BATCH "DK_TESTDEV_TAKE_BATCH"
 #define TD_SLOTS_MAX 64u
 
 #endif /* DK_TEST_DEV_H */

@@ -19,6 +19,7 @@
  * through TD_OP_STAT jobs of another session, and count the service's descriptors.
  */
 #include <dirent.h>
+#include <poll.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -30,6 +31,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +41,7 @@
 #include "test-dev.h"
 
 #include <dk/dk.h>
+#include <dk/service/device.h>
 #include <dk/service/service.h>
 
 #define DEADLINE() dk_deadline_in(30 * DK_NSEC_PER_SEC)
@@ -837,6 +840,62 @@ static void test_commit_per_pass(void **state)
 }
 
 /*
+ * caps.take_batch: a pass takes at most that many submissions from a queue, and commits once.
+ * Eight jobs published together with a batch of 3 are handed over in three passes (3, 3, 2),
+ * each committed once; the STAT job's pass is the fourth.
+ */
+static void test_take_batch(void **state)
+{
+	struct dk_device *dev;
+	struct dk_ring *r;
+	uint64_t before, after;
+
+	(void)state;
+	setenv(TD_ENV_TAKE_BATCH, "3", 1);
+	start(8, LONG_LIMITS, "resubmit", NULL, NULL);
+	unsetenv(TD_ENV_TAKE_BATCH);
+	dev = open_session(16);
+	r = queue(dev, 16, DK_QOS_NORMAL);
+	before = svc_stat(r, TD_STAT_COMMITS);
+	for (uint64_t i = 1; i <= 8; i++)
+		job(r, TD_OP_NOP, 0, i);
+	submit(r, 8);
+	for (uint64_t i = 1; i <= 8; i++) {
+		struct dk_cqe c = cqe(r);
+
+		assert_int_equal(c.status, 0);
+		assert_int_equal(c.user_data, i); /* in order across the passes */
+	}
+	after = svc_stat(r, TD_STAT_COMMITS);
+	assert_int_equal(after - before, 4);
+	close_session(dev);
+	stop();
+}
+
+/* A take_batch past DK_SVC_TAKE_BATCH_MAX is refused at probe: the service exits 1. */
+static void test_take_batch_too_big(void **state)
+{
+	char big[16];
+	int status = 0, pidfd;
+	struct pollfd p;
+
+	(void)state;
+	snprintf(big, sizeof(big), "%u", DK_SVC_TAKE_BATCH_MAX + 1);
+	setenv(TD_ENV_TAKE_BATCH, big, 1);
+	start(8, LONG_LIMITS, "resubmit", NULL, NULL);
+	unsetenv(TD_ENV_TAKE_BATCH);
+	pidfd = (int)syscall(SYS_pidfd_open, T.pid, 0);
+	assert_true(pidfd >= 0);
+	p = (struct pollfd){.fd = pidfd, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 10000), 1);
+	close(pidfd);
+	assert_int_equal(waitpid(T.pid, &status, 0), T.pid);
+	T.pid = 0;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+}
+
+/*
  * NAPI-style masking on a class that lets itself be polled (the irq_mask op). A Frugal job is
  * never polled for: it goes to the hardware with the interrupt on and completes through it. A
  * Normal job is polled for: the interrupt is masked before it is handed over and the job is
@@ -1437,6 +1496,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_lost_irq, teardown),
 		cmocka_unit_test_teardown(test_poll_harvest, teardown),
 		cmocka_unit_test_teardown(test_commit_per_pass, teardown),
+		cmocka_unit_test_teardown(test_take_batch, teardown),
+		cmocka_unit_test_teardown(test_take_batch_too_big, teardown),
 		cmocka_unit_test_teardown(test_irq_masked_while_polling, teardown),
 		cmocka_unit_test_teardown(test_irq_unmasked_when_poll_ends, teardown),
 		cmocka_unit_test_teardown(test_irq_unmasked_when_job_leaves_at_submit, teardown),

@@ -42,6 +42,8 @@ struct dk_fence;
 /* Version 2 added irq_mask; a version-1 table (without it) is still accepted. */
 #define DK_DEVICE_OPS_VERSION 2u
 #define DK_SVC_HW_SLOTS_MAX 65536u   /* the most jobs a class may keep on its hardware */
+#define DK_SVC_TAKE_BATCH_DEFAULT 64u /* submissions taken from one queue per pass */
+#define DK_SVC_TAKE_BATCH_MAX 4096u   /* DK_RING_MAX_ENTRIES: a whole SQ */
 #define DK_SVC_JOB_SCRATCH_WORDS 8u  /* u64 words of class scratch space per job */
 #define DK_SVC_JOB_COST_MAX 64u      /* the largest cost validate may give a job */
 /* Time limit of a job on the hardware when the class gives none (every QoS class). */
@@ -65,6 +67,11 @@ struct dk_device_caps {
 	 * [0] unused); 0: DK_SVC_TIME_LIMIT_DEFAULT_NS. A job's own deadline can only shorten
 	 * it. Past it, the watchdog harvests and, if the job is still not done, resets. */
 	uint64_t time_limit_ns[DK_QOS_BURST + 1];
+	/* The most submissions one pass takes from one queue (0: DK_SVC_TAKE_BATCH_DEFAULT, else
+	 * at most DK_SVC_TAKE_BATCH_MAX). A pass hands what it took to submit, then calls commit
+	 * once, so this is also how much of one client's work one commit (a doorbell) can carry.
+	 * Larger batches suit hardware whose hand-over costs a wake-up (docs/service.md). */
+	uint32_t take_batch;
 };
 
 /* Flags of struct dk_device_ops. */
