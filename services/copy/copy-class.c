@@ -28,8 +28,8 @@
 #include "copy-class.h"
 #include "copy-regs.h"
 
-#define RING_SIZE 512u                    /* descriptors in the command ring */
-#define HW_SLOTS 256u                     /* jobs on the engine at once (one wakeup's batch) */
+#define RING_SIZE 256u                    /* descriptors in the command ring */
+#define HW_SLOTS 64u                      /* jobs on the engine at once (one wakeup's batch) */
 #define DMA_WAIT_NS (2 * DK_NSEC_PER_SEC) /* a map or unmap through the broker */
 #define RESET_WAIT_NS DK_NSEC_PER_SEC     /* the engine acknowledging a reset */
 
@@ -154,9 +154,6 @@ static int copy_probe(struct dk_svc *svc, const struct dk_device_hw *hw,
 	c->doorbell = hw->doorbell_fd;
 	c->base.irq_fd = hw->irq_fd;
 	c->base.caps.hw_slots = HW_SLOTS;
-	/* A doorbell wakes the engine's thread (~10 us here): hand it up to HW_SLOTS jobs of one
-	 * client per pass rather than the default 64 (docs/devices/copy.md, "Batches"). */
-	c->base.caps.take_batch = HW_SLOTS;
 	c->base.caps.reset_policy = DK_RESET_RESUBMIT_ONCE; /* copy and fill are idempotent */
 	c->base.caps.time_limit_ns[DK_QOS_FRUGAL] = 2 * DK_NSEC_PER_SEC;
 	c->base.caps.time_limit_ns[DK_QOS_NORMAL] = DK_NSEC_PER_SEC;

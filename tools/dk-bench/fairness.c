@@ -12,7 +12,7 @@
  * meanwhile (min/max anywhere from 0.27 to 1.00 from one repetition to the next, Normal and
  * Burst alike): that measured the OS's CPU shares. With 4096 entries each SQ outlasts a time
  * slice, both hold work whenever the service looks, and the service decides, which is what P9
- * is about. On copy0 the engine (256 jobs at a time) is the bottleneck.
+ * is about. On copy0 the engine (64 jobs at a time) is the bottleneck.
  *
  * Two client processes, each with its own broker connection, session and queue (same QoS, same
  * depths, same jobs), set up first and then released together. Each keeps its SQ full (fills
@@ -23,7 +23,7 @@
  * them (exactly opts->iters in all), and both stop submitting once the counter passes the end.
  * Who completes what is the service's doing (docs/service.md): on null0 (hw_slots 65536) every
  * job taken is dispatched in the same pass, so the take decides (each pass visits every queue and
- * takes at most 64, within the session's max_inflight); on copy0 (hw_slots 256) jobs wait in
+ * takes at most 64, within the session's max_inflight); on copy0 (hw_slots 64) jobs wait in
  * the ready heaps and the deficit round-robin between sessions picks.
  *
  * One repetition gives one pair of samples: the completions of the client that got fewer (the
