@@ -514,8 +514,8 @@ static void job_init(struct job *j, const struct dk_ring_job *rj, struct squeue 
 	j->suspect = false;
 }
 
-/* Take up to @room (at most SVC_BATCH) from @q. Returns the number taken, or -1 when the
- * queue broke. */
+/* Take up to @room (at most SVC_BATCH) from @q. Returns the number taken (0 also when the
+ * queue broke: q->broken says so). */
 static int take_chunk(struct dk_svc *v, struct squeue *q, uint32_t room)
 {
 	struct dk_ring_job rjobs[SVC_BATCH];
@@ -528,7 +528,7 @@ static int take_chunk(struct dk_svc *v, struct squeue *q, uint32_t room)
 		q->broken = true;
 		svc_log(v, DK_LOG_WARNING, "service.queue-broken", "session=%" PRIu64 " queue=%u",
 			s->id, q->id);
-		return -1;
+		return 0;
 	}
 	if (n == 0)
 		return 0;
@@ -560,24 +560,24 @@ static int take_chunk(struct dk_svc *v, struct squeue *q, uint32_t room)
 int svc_take(struct dk_svc *v, struct squeue *q)
 {
 	struct session *s = q->s;
-	uint32_t room, batch = v->take_batch ? v->take_batch : SVC_BATCH;
+	uint32_t room;
 	int total = 0, n;
 
 	if (q->broken || s->state != SESSION_LIVE)
 		return 0;
 	room = s->max_inflight > s->inflight ? s->max_inflight - s->inflight : 0;
-	if (room > batch)
-		room = batch;
+	if (room > v->take_batch)
+		room = v->take_batch;
 	while (room) {
 		uint32_t chunk = room < SVC_BATCH ? room : SVC_BATCH;
 
 		n = take_chunk(v, q, chunk);
-		if (n <= 0)
+		if (n == 0)
 			break;
 		total += n;
 		room -= (uint32_t)n;
-		if ((uint32_t)n < chunk || q->broken || s->state != SESSION_LIVE)
-			break;
+		if ((uint32_t)n < chunk)
+			break; /* the SQ is empty */
 	}
 	return total;
 }

@@ -576,6 +576,7 @@ int dk_svc_main(const struct dk_device_ops *ops, int argc, char **argv)
 		v.sessions[i].fd = -1;
 	for (uint32_t q = 0; q < QOS_N; q++)
 		v.limit_ns[q] = DK_SVC_TIME_LIMIT_DEFAULT_NS;
+	v.take_batch = DK_SVC_TAKE_BATCH_DEFAULT;
 	svc_jobs_init(&v);
 	err = dk_buffer_registry_create(&rl, &v.registry);
 	if (err < 0) {

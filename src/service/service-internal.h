@@ -191,7 +191,7 @@ struct squeue {
 struct dk_svc {
 	const struct dk_device_ops *ops;
 	struct dk_svc_device *dev; /* NULL until probed */
-	uint32_t take_batch;       /* caps.take_batch, or its default: per queue and pass */
+	uint32_t take_batch;       /* per queue and pass: caps.take_batch, else the default */
 	struct dk_device_hw hw;
 	bool have_hw;
 	int epfd, sigfd, broker_fd, timerfd;
