@@ -256,6 +256,9 @@ void bench_r2_notes(FILE *out, bool json);
 /* bench_busy_wait - spin on the clock for @ns (0: return at once); never sleeps. */
 void bench_busy_wait(uint64_t ns);
 
+/* bench_sleep_ns - sleep @ns (nanosleep, resumed after a signal). */
+void bench_sleep_ns(uint64_t ns);
+
 /* Warm-up iterations a ping-pong repetition runs before it measures. */
 unsigned int bench_warmup_iters(const struct bench_opts *opts);
 

@@ -60,17 +60,6 @@ static struct {
 	bool have_loadavg;
 } p6;
 
-static void sleep_ns(uint64_t ns)
-{
-	struct timespec ts = {
-		.tv_sec = (time_t)(ns / DK_NSEC_PER_SEC),
-		.tv_nsec = (long)(ns % DK_NSEC_PER_SEC),
-	};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /*
  * Every process of the stack: the supervisor first, then its services in manifest order, each
  * of which must be running. Returns the number of processes, or a negative errno with @error
@@ -156,8 +145,8 @@ int bench_p6_stack_idle(const struct bench_opts *opts, struct bench_samples *dk_
 		return ret;
 	ready = stackbench_started_ns() + P6_SETTLE_NS;
 	if (dk_now_ns() < ready)
-		sleep_ns(ready - dk_now_ns());
-	sleep_ns(P6_QUIET_NS);
+		bench_sleep_ns(ready - dk_now_ns());
+	bench_sleep_ns(P6_QUIET_NS);
 	if (!p6.have_loadavg)
 		p6.have_loadavg = getloadavg(p6.loadavg, 3) == 3;
 
@@ -165,12 +154,12 @@ int bench_p6_stack_idle(const struct bench_opts *opts, struct bench_samples *dk_
 	n0 = list_procs(before, error);
 	if (n0 < 0)
 		return n0;
-	sleep_ns(P6_AFTER_STATUS_NS);
+	bench_sleep_ns(P6_AFTER_STATUS_NS);
 	ret = read_cpu(before, n0, cpu0, error);
 	if (ret < 0)
 		return ret;
 	t0 = dk_now_ns();
-	sleep_ns(window_ns);
+	bench_sleep_ns(window_ns);
 	ret = read_cpu(before, n0, cpu1, error);
 	t1 = dk_now_ns();
 	if (ret < 0)

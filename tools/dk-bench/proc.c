@@ -42,6 +42,17 @@ int bench_fail(struct bench_error *error, int err, const char *fmt, ...)
 	return err;
 }
 
+void bench_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(ns / DK_NSEC_PER_SEC),
+		.tv_nsec = (long)(ns % DK_NSEC_PER_SEC),
+	};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 int bench_pin_self(int cpu)
 {
 	cpu_set_t set;

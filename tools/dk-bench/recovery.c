@@ -60,11 +60,11 @@
 
 #include "harness.h"
 #include "stack.h"
+#include "stackbench.h"
 #include "supervisor-client.h"
 
 #define RC_WAITERS 4u
 #define RC_MAX_ROUNDS 1000u
-#define RC_STACK_NS (30ull * DK_NSEC_PER_SEC)
 #define RC_WAIT_NS (5ull * DK_NSEC_PER_SEC) /* any one step of a round */
 #define RC_TICK_NS (50ull * DK_NSEC_PER_USEC)
 #define RC_GATE_DATA 0x4741544500000000ull
@@ -73,7 +73,7 @@
 struct rc_page {
 	_Atomic uint32_t failed;
 	_Atomic uint32_t parked[RC_WAITERS]; /* rounds this waiter is parked for */
-	_Atomic int32_t victim[RC_MAX_ROUNDS]; /* baseline: the pid of the round's victim */
+	_Atomic uint64_t victim[RC_MAX_ROUNDS]; /* baseline: the pid of the round's victim */
 	_Atomic uint64_t woke_ns[RC_WAITERS][RC_MAX_ROUNDS];
 	_Atomic uint64_t back_ns[RC_WAITERS][RC_MAX_ROUNDS]; /* R1: reopened, queue ready again */
 };
@@ -94,14 +94,6 @@ static struct {
 
 static struct dk_stack rc_stack;
 static bool rc_started;
-static pid_t rc_owner;
-
-static void rc_stop(void)
-{
-	if (rc_started && getpid() == rc_owner)
-		dk_stack_stop(&rc_stack, dk_now_ns() + RC_STACK_NS, NULL);
-	rc_started = false;
-}
 
 static int rc_start(struct bench_error *error)
 {
@@ -109,14 +101,10 @@ static int rc_start(struct bench_error *error)
 
 	if (rc_started)
 		return 0;
-	err = dk_stack_start_private(&rc_stack, "/tmp/dk-bench-crash-XXXXXX",
-				     DK_STACK_FAST_RESTART | DK_STACK_QUIET, dk_now_ns() + RC_STACK_NS);
-	if (err < 0)
-		return bench_fail(error, err, "starting the crash stack (fast restart)");
-	rc_started = true;
-	rc_owner = getpid();
-	atexit(rc_stop);
-	return 0;
+	err = stackbench_start_private(&rc_stack, "/tmp/dk-bench-crash-XXXXXX",
+				       DK_STACK_FAST_RESTART | DK_STACK_QUIET, error);
+	rc_started = err == 0;
+	return err;
 }
 
 /* The crash stack up, and room for a repetition's samples. */
@@ -130,15 +118,6 @@ static int rc_prepare(const struct bench_opts *opts, struct bench_samples *sampl
 	return ret;
 }
 
-static void sleep_ns(uint64_t ns)
-{
-	struct timespec ts = {.tv_sec = (time_t)(ns / DK_NSEC_PER_SEC),
-			      .tv_nsec = (long)(ns % DK_NSEC_PER_SEC)};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Wait until *@flag >= @want (or a waiter failed). */
 static int rc_wait_flag(const struct rc_page *page, _Atomic uint32_t *flag, uint32_t want,
 			uint64_t deadline)
@@ -148,7 +127,21 @@ static int rc_wait_flag(const struct rc_page *page, _Atomic uint32_t *flag, uint
 			return -ECANCELED;
 		if (dk_now_ns() >= deadline)
 			return -ETIMEDOUT;
-		sleep_ns(RC_TICK_NS);
+		bench_sleep_ns(RC_TICK_NS);
+	}
+	return 0;
+}
+
+/* Wait until *@v is set (not 0), or a waiter failed; its value in @ret. */
+static int rc_wait_set(const struct rc_page *page, _Atomic uint64_t *v, uint64_t deadline,
+		       uint64_t *ret)
+{
+	while ((*ret = atomic_load_explicit(v, memory_order_acquire)) == 0) {
+		if (atomic_load_explicit(&page->failed, memory_order_relaxed))
+			return -ECANCELED;
+		if (dk_now_ns() >= deadline)
+			return -ETIMEDOUT;
+		bench_sleep_ns(RC_TICK_NS);
 	}
 	return 0;
 }
@@ -178,7 +171,7 @@ static int rc_wait_asleep(pid_t pid, uint64_t deadline)
 			return 0;
 		if (dk_now_ns() >= deadline)
 			return -ETIMEDOUT;
-		sleep_ns(RC_TICK_NS);
+		bench_sleep_ns(RC_TICK_NS);
 	}
 }
 
@@ -208,14 +201,10 @@ static int rc_wait_woken(struct rc_page *page, unsigned int r, uint64_t *ret_las
 	unsigned int k;
 
 	for (k = 0; k < RC_WAITERS; k++) {
-		while ((t = atomic_load_explicit(&page->woke_ns[k][r], memory_order_acquire)) == 0) {
-			if (atomic_load_explicit(&page->failed, memory_order_relaxed))
-				return bench_fail(error, -ECANCELED, "round %u: a waiter failed", r);
-			if (dk_now_ns() >= deadline)
-				return bench_fail(error, -ETIMEDOUT, "round %u: waiter %u not woken",
-						  r, k);
-			sleep_ns(RC_TICK_NS);
-		}
+		int ret = rc_wait_set(page, &page->woke_ns[k][r], deadline, &t);
+
+		if (ret < 0)
+			return bench_fail(error, ret, "round %u: waiter %u woken", r, k);
 		if (t > last)
 			last = t;
 	}
@@ -432,16 +421,10 @@ int bench_r1_death_to_woken(const struct bench_opts *opts, struct bench_samples 
 		/* Death -> every waiter reopened: the notes. */
 		back = 0;
 		for (k = 0; k < RC_WAITERS && ret == 0; k++) {
-			while (ret == 0 && (last = atomic_load_explicit(
-						    &page->back_ns[k][r], memory_order_acquire)) == 0) {
-				if (atomic_load_explicit(&page->failed, memory_order_relaxed) ||
-				    dk_now_ns() - t_kill > RC_WAIT_NS)
-					ret = bench_fail(error, -ETIMEDOUT,
-							 "round %u: waiter %u reopening", r, k);
-				else
-					sleep_ns(RC_TICK_NS);
-			}
-			if (last > back)
+			ret = rc_wait_set(page, &page->back_ns[k][r], t_kill + RC_WAIT_NS, &last);
+			if (ret < 0)
+				bench_fail(error, ret, "round %u: waiter %u reopening", r, k);
+			else if (last > back)
 				back = last;
 		}
 		if (ret == 0 && rc_notes.n_back < RC_MAX_ROUNDS)
@@ -461,16 +444,11 @@ static int rc_pidfd_waiter(void *arg, struct bench_error *error)
 	for (r = 0; r < a->rounds && ret == 0; r++) {
 		uint64_t deadline = dk_now_ns() + RC_WAIT_NS;
 		struct pollfd pfd = {.events = POLLIN};
-		int32_t victim;
+		uint64_t victim;
 
-		while ((victim = atomic_load_explicit(&a->page->victim[r],
-						      memory_order_acquire)) == 0) {
-			if (atomic_load_explicit(&a->page->failed, memory_order_relaxed))
-				return -ECANCELED;
-			if (dk_now_ns() >= deadline)
-				return bench_fail(error, -ETIMEDOUT, "waiter %u: no victim", a->k);
-			sleep_ns(RC_TICK_NS);
-		}
+		ret = rc_wait_set(a->page, &a->page->victim[r], deadline, &victim);
+		if (ret < 0)
+			return bench_fail(error, ret, "waiter %u: the victim's pid", a->k);
 		pfd.fd = (int)syscall(SYS_pidfd_open, (pid_t)victim, 0);
 		if (pfd.fd < 0)
 			return bench_fail(error, -errno, "waiter %u: pidfd_open(%d)", a->k,
@@ -514,7 +492,7 @@ static int rc_pidfd_rep(const struct bench_opts *opts, struct bench_samples *sam
 			for (;;)
 				pause();
 		}
-		atomic_store_explicit(&page->victim[r], (int32_t)victim, memory_order_release);
+		atomic_store_explicit(&page->victim[r], (uint64_t)victim, memory_order_release);
 		ret = rc_wait_parked(page, peers, r, error);
 		if (ret == 0)
 			ret = rc_wait_asleep(victim, dk_now_ns() + RC_WAIT_NS);
@@ -563,7 +541,7 @@ int bench_r2_restart_to_ready(const struct bench_opts *opts, struct bench_sample
 			if (dk_now_ns() >= deadline)
 				return bench_fail(error, -ETIMEDOUT, "dk-null not back (state %s)",
 						  dk_service_state_name(now.state));
-			sleep_ns(RC_TICK_NS);
+			bench_sleep_ns(RC_TICK_NS);
 		}
 		bench_samples_push(samples, (double)now.last_ready_ns / 1e3);
 		if (rc_notes.n_running < RC_MAX_ROUNDS)

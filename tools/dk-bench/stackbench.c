@@ -20,17 +20,43 @@
 #include "stackbench.h"
 
 #define STACK_WAIT_NS (30 * DK_NSEC_PER_SEC)
+#define OWNED_MAX 2u /* the figures' stack and R1/R2's crash stack */
 
 static struct dk_stack stack;
 static bool started;
-static pid_t owner; /* the process that started the stack: only it stops it */
 static uint64_t started_ns;
 
-static void stop_stack(void)
+/* The stacks this run started, stopped at exit by the process that started them. */
+static struct {
+	struct dk_stack *st;
+	pid_t owner;
+} owned[OWNED_MAX];
+static unsigned int n_owned;
+
+static void stop_owned(void)
 {
-	if (started && getpid() == owner)
-		dk_stack_stop(&stack, dk_now_ns() + STACK_WAIT_NS, NULL);
-	started = false;
+	for (unsigned int i = 0; i < n_owned; i++)
+		if (getpid() == owned[i].owner)
+			dk_stack_stop(owned[i].st, dk_now_ns() + STACK_WAIT_NS, NULL);
+	n_owned = 0;
+}
+
+int stackbench_start_private(struct dk_stack *st, const char *template, uint32_t flags,
+			     struct bench_error *error)
+{
+	int err;
+
+	if (n_owned == OWNED_MAX)
+		return bench_fail(error, -ENOSPC, "more than %u stacks", OWNED_MAX);
+	err = dk_stack_start_private(st, template, flags, dk_now_ns() + STACK_WAIT_NS);
+	if (err < 0)
+		return bench_fail(error, err, "starting a stack (dk-supervisor, flags %#x)", flags);
+	if (n_owned == 0)
+		atexit(stop_owned);
+	owned[n_owned].st = st;
+	owned[n_owned].owner = getpid();
+	n_owned++;
+	return 0;
 }
 
 int stackbench_start(struct bench_error *error)
@@ -40,14 +66,11 @@ int stackbench_start(struct bench_error *error)
 	if (started)
 		return 0;
 	/* With the emulated board: copy0 for the copy figures, and every daemon counts in P6. */
-	err = dk_stack_start_private(&stack, "/tmp/dk-bench-stack-XXXXXX", DK_STACK_COPY,
-				     dk_now_ns() + STACK_WAIT_NS);
+	err = stackbench_start_private(&stack, "/tmp/dk-bench-stack-XXXXXX", DK_STACK_COPY, error);
 	if (err < 0)
-		return bench_fail(error, err, "starting the stack (dk-supervisor, with the board)");
+		return err;
 	started = true;
-	owner = getpid();
 	started_ns = dk_now_ns();
-	atexit(stop_stack);
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 
 struct dk_buffer;
 struct dk_buffer_registry;
+struct dk_stack;
 
 /* The opcodes of the copy class (docs/devices/copy.md). */
 #define STACKBENCH_OP_COPY 1
@@ -45,6 +46,14 @@ struct stackbench_client {
  * Returns 0 or a negative errno with @error filled in.
  */
 int stackbench_start(struct bench_error *error);
+
+/*
+ * stackbench_start_private - start another private stack into @st (dk_stack_start_private()
+ * with @template and @flags), stopped at exit by this process like the figures' stack. At
+ * most two per run. Returns 0 or a negative errno with @error filled in.
+ */
+int stackbench_start_private(struct dk_stack *st, const char *template, uint32_t flags,
+			     struct bench_error *error);
 
 /* stackbench_started_ns - when the stack was ready (CLOCK_MONOTONIC), 0 before. */
 uint64_t stackbench_started_ns(void);
