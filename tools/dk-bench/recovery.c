@@ -72,7 +72,7 @@
 /* Shared by the parent and the waiters; per round, so nothing is reset while read. */
 struct rc_page {
 	_Atomic uint32_t failed;
-	_Atomic uint32_t parked[RC_WAITERS]; /* rounds this waiter is parked for */
+	_Atomic uint64_t parked[RC_WAITERS]; /* rounds this waiter is parked for */
 	_Atomic uint64_t victim[RC_MAX_ROUNDS]; /* baseline: the pid of the round's victim */
 	_Atomic uint64_t woke_ns[RC_WAITERS][RC_MAX_ROUNDS];
 	_Atomic uint64_t back_ns[RC_WAITERS][RC_MAX_ROUNDS]; /* R1: reopened, queue ready again */
@@ -118,25 +118,11 @@ static int rc_prepare(const struct bench_opts *opts, struct bench_samples *sampl
 	return ret;
 }
 
-/* Wait until *@flag >= @want (or a waiter failed). */
-static int rc_wait_flag(const struct rc_page *page, _Atomic uint32_t *flag, uint32_t want,
-			uint64_t deadline)
+/* Wait until *@v >= @want (1: set at all), or a waiter failed; its value in @ret. */
+static int rc_wait_for(const struct rc_page *page, _Atomic uint64_t *v, uint64_t want,
+		       uint64_t deadline, uint64_t *ret)
 {
-	while (atomic_load_explicit(flag, memory_order_acquire) < want) {
-		if (atomic_load_explicit(&page->failed, memory_order_relaxed))
-			return -ECANCELED;
-		if (dk_now_ns() >= deadline)
-			return -ETIMEDOUT;
-		bench_sleep_ns(RC_TICK_NS);
-	}
-	return 0;
-}
-
-/* Wait until *@v is set (not 0), or a waiter failed; its value in @ret. */
-static int rc_wait_set(const struct rc_page *page, _Atomic uint64_t *v, uint64_t deadline,
-		       uint64_t *ret)
-{
-	while ((*ret = atomic_load_explicit(v, memory_order_acquire)) == 0) {
+	while ((*ret = atomic_load_explicit(v, memory_order_acquire)) < want) {
 		if (atomic_load_explicit(&page->failed, memory_order_relaxed))
 			return -ECANCELED;
 		if (dk_now_ns() >= deadline)
@@ -179,12 +165,12 @@ static int rc_wait_asleep(pid_t pid, uint64_t deadline)
 static int rc_wait_parked(struct rc_page *page, const struct bench_peer *peers, unsigned int r,
 			  struct bench_error *error)
 {
-	uint64_t deadline = dk_now_ns() + RC_WAIT_NS;
+	uint64_t deadline = dk_now_ns() + RC_WAIT_NS, seen;
 	unsigned int k;
 	int ret;
 
 	for (k = 0; k < RC_WAITERS; k++) {
-		ret = rc_wait_flag(page, &page->parked[k], r + 1, deadline);
+		ret = rc_wait_for(page, &page->parked[k], r + 1, deadline, &seen);
 		if (ret == 0)
 			ret = rc_wait_asleep(peers[k].pid, deadline);
 		if (ret < 0)
@@ -201,7 +187,7 @@ static int rc_wait_woken(struct rc_page *page, unsigned int r, uint64_t *ret_las
 	unsigned int k;
 
 	for (k = 0; k < RC_WAITERS; k++) {
-		int ret = rc_wait_set(page, &page->woke_ns[k][r], deadline, &t);
+		int ret = rc_wait_for(page, &page->woke_ns[k][r], 1, deadline, &t);
 
 		if (ret < 0)
 			return bench_fail(error, ret, "round %u: waiter %u woken", r, k);
@@ -421,7 +407,7 @@ int bench_r1_death_to_woken(const struct bench_opts *opts, struct bench_samples 
 		/* Death -> every waiter reopened: the notes. */
 		back = 0;
 		for (k = 0; k < RC_WAITERS && ret == 0; k++) {
-			ret = rc_wait_set(page, &page->back_ns[k][r], t_kill + RC_WAIT_NS, &last);
+			ret = rc_wait_for(page, &page->back_ns[k][r], 1, t_kill + RC_WAIT_NS, &last);
 			if (ret < 0)
 				bench_fail(error, ret, "round %u: waiter %u reopening", r, k);
 			else if (last > back)
@@ -446,7 +432,7 @@ static int rc_pidfd_waiter(void *arg, struct bench_error *error)
 		struct pollfd pfd = {.events = POLLIN};
 		uint64_t victim;
 
-		ret = rc_wait_set(a->page, &a->page->victim[r], deadline, &victim);
+		ret = rc_wait_for(a->page, &a->page->victim[r], 1, deadline, &victim);
 		if (ret < 0)
 			return bench_fail(error, ret, "waiter %u: the victim's pid", a->k);
 		pfd.fd = (int)syscall(SYS_pidfd_open, (pid_t)victim, 0);
