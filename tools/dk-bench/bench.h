@@ -115,7 +115,14 @@ struct bench_figure {
 	bench_custom_fn run_custom;   /* instead of the harness, optional */
 	bench_notes_fn notes;         /* extra output, optional */
 	bool show_ratio; /* BENCH_GOAL_VALUE_AT_MOST: the ratio to the baseline means something */
+	const char *subject; /* what run_rep measures, when it is not DriverKit (NULL: "driverkit") */
 };
+
+/* What a figure's run_rep measures: fig->subject, or "driverkit". */
+static inline const char *bench_subject(const struct bench_figure *fig)
+{
+	return fig->subject ? fig->subject : "driverkit";
+}
 
 /* The figures, in the order they run (figures.c). */
 extern const struct bench_figure bench_figures[];
@@ -227,6 +234,8 @@ int bench_p2_copy(const struct bench_opts *opts, struct bench_samples *samples,
 		  struct bench_error *error);
 int bench_p3_copy(const struct bench_opts *opts, struct bench_samples *samples,
 		  struct bench_error *error);
+int bench_p3_copy_relay(const struct bench_opts *opts, struct bench_samples *samples,
+			struct bench_error *error); /* rawcopy.c */
 void bench_p1_copy_notes(FILE *out, bool json);
 int bench_p6_stack_idle(const struct bench_opts *opts, struct bench_samples *dk_samples,
 			struct bench_samples *base_samples, struct bench_error *error);

@@ -116,6 +116,19 @@ const struct bench_figure bench_figures[] = {
 		.run_rep = bench_p3_copy,
 	},
 	{
+		.id = "P3-copy-ceiling",
+		.name = "P3-copy's ceiling here: the raw engine behind a relay process that does "
+			"nothing but move DriverKit-sized entries (128 B requests, 64 B completions)",
+		.unit = "Mops/s",
+		.subject = "relay",
+		.baseline = &bench_baseline_raw_engine_batch32,
+		.goal_kind = BENCH_GOAL_AT_LEAST,
+		.goal = 1.0 / 1.3, /* P3-copy's: whether any driver process could meet it here */
+		.default_iters = 200, /* windows of 1024 entries */
+		.quick_iters = 20,
+		.run_rep = bench_p3_copy_relay,
+	},
+	{
 		.id = "P4",
 		.name = "fence signal -> waiter wakes, other process",
 		.unit = "us",

@@ -67,7 +67,7 @@ static int run_pair(const struct bench_figure *fig, const struct bench_opts *opt
 	bench_samples_clear(scratch2);
 	ret = fig->run_pair(opts, scratch, scratch2, &res->error);
 	if (ret < 0) {
-		name_failure(&res->error, "driverkit", rep);
+		name_failure(&res->error, bench_subject(fig), rep);
 		return ret;
 	}
 	ret = keep_rep(&res->dk, rep, scratch, &res->error);
@@ -114,7 +114,7 @@ int bench_run_figure(const struct bench_figure *fig, const struct bench_opts *op
 		struct bench_side *side;
 	} sides[3] = {
 		{fig->baseline->name, fig->baseline->run_rep, &res->base},
-		{"driverkit", fig->run_rep, &res->dk},
+		{bench_subject(fig), fig->run_rep, &res->dk},
 	};
 	struct bench_samples scratch = {0}, scratch2 = {0};
 	unsigned int n_sides = 2, rep, k;

@@ -43,6 +43,7 @@
 
 #include <dk/hwsim.h>
 #include <dk/msg.h>
+#include <dk/ring.h>
 #include <dk/time.h>
 #include <dk/wire.h>
 
@@ -460,3 +461,166 @@ const struct bench_baseline bench_baseline_raw_engine_batch32 = {
 		       "doorbell, the ring kept full, spinning on COMPLETED; Mops/s",
 	.run_rep = raw_batch_rep,
 };
+
+
+/*
+ * ---- The ceiling of P3-copy: the engine behind a relay that does nothing ----
+ *
+ * What any driver in a process of its own can reach on this machine: the raw engine's batch
+ * loop with a relay process in between, as dk-copy sits between a client and the engine, but
+ * with none of DriverKit's work -- no validation, no sessions, no scheduler, no fences, no
+ * statistics. The entries have DriverKit's sizes, and are written and read whole: the client
+ * zeroes and fills a 128-byte request (struct dk_sqe) and publishes a tail per 32; the relay
+ * copies each request out, queues its descriptor, rings once per pass, and for every
+ * descriptor done writes a 64-byte completion (struct dk_cqe) and publishes a tail; the client
+ * copies the completions out. Up to RELAY_HW descriptors on the engine (dk-copy's ring of 256
+ * allows 255). Every spinner steps with dk_spin_step(), which yields the CPU every 256 steps,
+ * as DriverKit's do: three busy processes share two vCPUs.
+ */
+#define RELAY_SQ 512u  /* P3-copy's SQ */
+#define RELAY_CQ 1024u /* P3-copy's CQ */
+#define RELAY_HW (RAW_RING - 1)
+
+struct relay_req {
+	uint64_t off;
+	uint32_t len, tag;
+	uint8_t rest[DK_SQE_SIZE - 16];
+};
+
+struct relay_cqe {
+	uint32_t tag, status;
+	uint8_t rest[DK_CQE_SIZE - 8];
+};
+
+struct relay_shm {
+	_Alignas(64) uint32_t req_tail; /* client */
+	_Alignas(64) uint32_t cq_tail;  /* relay */
+	_Alignas(64) uint32_t stop;     /* client: the repetition is over */
+	_Alignas(64) struct relay_req req[RELAY_SQ];
+	struct relay_cqe cq[RELAY_CQ];
+};
+
+static void relay_main(struct raw_dev *d, struct relay_shm *s)
+{
+	uint32_t head = 0, cq_tail = 0;
+	unsigned int step = 0;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		uint32_t tail = __atomic_load_n(&s->req_tail, __ATOMIC_ACQUIRE), completed;
+		bool progress = false;
+
+		if (head != tail && d->tail - d->done < RELAY_HW) {
+			for (; head != tail && d->tail - d->done < RELAY_HW; head++) {
+				struct relay_req r;
+
+				memcpy(&r, &s->req[head % RELAY_SQ], sizeof(r));
+				queue(d, r.off, r.len);
+			}
+			kick(d);
+			progress = true;
+		}
+		completed = reg(d, DK_COPY_REG_COMPLETED);
+		for (; d->done != completed && d->done != d->tail; d->done++, cq_tail++) {
+			const struct dk_copy_desc *desc =
+				(const struct dk_copy_desc *)d->ring.p + d->done % RAW_RING;
+			struct relay_cqe c = {
+				.tag = d->done,
+				.status = __atomic_load_n(&desc->status, __ATOMIC_ACQUIRE),
+			};
+
+			memcpy(&s->cq[cq_tail % RELAY_CQ], &c, sizeof(c));
+			progress = true;
+		}
+		if (progress)
+			__atomic_store_n(&s->cq_tail, cq_tail, __ATOMIC_RELEASE);
+		else
+			dk_spin_step(&step);
+	}
+}
+
+/* The client's side: P3-copy's loop (SQ kept full 32 at a time, reap all, spin when none). */
+static int relay_client(const struct bench_opts *opts, struct relay_shm *s,
+			struct bench_samples *samples, struct bench_error *error)
+{
+	const uint32_t len = 64, slots = BENCH_COPY_BUF_BYTES / len;
+	unsigned int warm = warm_iters(opts) / 10 + 2;
+	uint32_t tail = 0, head = 0;
+	int err = 0;
+
+	for (unsigned int wnd = 0; err == 0 && wnd < warm + opts->iters; wnd++) {
+		uint64_t t0 = dk_now_ns(), deadline = t0 + BENCH_WAIT_NS;
+		unsigned int spins = 0;
+		uint32_t got = 0;
+
+		while (err == 0 && got < RAW_WINDOW) {
+			uint32_t cq_tail;
+
+			if (RELAY_SQ - (tail - head) >= RAW_BATCH) {
+				for (uint32_t k = 0; k < RAW_BATCH; k++, tail++) {
+					struct relay_req *r = &s->req[tail % RELAY_SQ];
+
+					memset(r, 0, sizeof(*r));
+					r->off = (uint64_t)(tail % slots) * len;
+					r->len = len;
+					r->tag = tail;
+				}
+				__atomic_store_n(&s->req_tail, tail, __ATOMIC_RELEASE);
+			}
+			cq_tail = __atomic_load_n(&s->cq_tail, __ATOMIC_ACQUIRE);
+			if (cq_tail == head) {
+				dk_spin_step(&spins);
+				if ((spins & 1023) == 0 && dk_now_ns() >= deadline)
+					err = bench_fail(error, -ETIMEDOUT, "the relay's completions");
+				continue;
+			}
+			for (; head != cq_tail; head++, got++) {
+				struct relay_cqe c;
+
+				memcpy(&c, &s->cq[head % RELAY_CQ], sizeof(c));
+				if (c.status != DK_COPY_DESC_STATUS_DONE)
+					return bench_fail(error, -EIO, "a descriptor failed");
+			}
+			deadline = dk_now_ns() + BENCH_WAIT_NS;
+		}
+		if (err == 0 && wnd >= warm)
+			bench_samples_push(samples, (double)got * 1000.0 / (double)(dk_now_ns() - t0));
+	}
+	return err;
+}
+
+int bench_p3_copy_relay(const struct bench_opts *opts, struct bench_samples *samples,
+			struct bench_error *error)
+{
+	struct relay_shm *s;
+	struct raw_dev d;
+	int err, status;
+	pid_t pid;
+
+	err = bench_samples_reserve(samples, opts->iters);
+	if (err < 0)
+		return bench_fail(error, err, "samples");
+	err = dev_open(&d, false, 64, error);
+	s = err < 0 ? MAP_FAILED
+		    : mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			   -1, 0);
+	if (err == 0 && s == MAP_FAILED)
+		err = bench_fail(error, -errno, "mapping the relay's rings");
+	pid = err < 0 ? -1 : fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		relay_main(&d, s);
+		_exit(0);
+	}
+	if (err == 0 && pid < 0)
+		err = bench_fail(error, -errno, "fork");
+	if (err == 0)
+		err = relay_client(opts, s, samples, error);
+	if (pid > 0) {
+		__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+		waitpid(pid, &status, 0);
+	}
+	if (s != MAP_FAILED)
+		munmap(s, sizeof(*s));
+	dev_close(&d);
+	return err;
+}

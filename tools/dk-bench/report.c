@@ -2,7 +2,8 @@
 /*
  * Output: one JSON object per line per figure (--json), or a readable block.
  *
- * JSON fields: id, name, unit, median, p99, min, max, baseline, baseline_median, baseline_p99,
+ * JSON fields: id, name, unit, subject (only when the figure measures something other than
+ * DriverKit: P3-copy-ceiling), median, p99, min, max, baseline, baseline_median, baseline_p99,
  * ratio, goal, pass, iters, reps, reps_done, quick, pinned, rep_medians,
  * baseline_rep_medians, error; a figure with an extra reference (P5) adds its two fields
  * before error, then a figure with notes (P6, P9) its own members. Numbers not measured (after
@@ -141,6 +142,8 @@ void bench_print_json(FILE *out, const struct bench_result *res)
 	bench_json_begin(out, fig->id);
 	bench_json_string(out, "name", fig->name);
 	bench_json_string(out, "unit", fig->unit);
+	if (fig->subject)
+		bench_json_string(out, "subject", fig->subject);
 	bench_json_number(out, "median", dk, res->dk.summary.median);
 	bench_json_number(out, "p99", dk, tail(fig, &res->dk.summary));
 	bench_json_number(out, "min", dk, res->dk.summary.min);
@@ -195,7 +198,7 @@ void bench_print_text(FILE *out, const struct bench_result *res)
 	fprintf(out, "    %u reps x %u iterations, %s%s\n", opts->reps, opts->iters,
 		opts->pin ? "pinned (parent CPU 0, peer CPU 1)" : "unpinned",
 		opts->quick ? ", quick" : "");
-	text_side(out, "driverkit", fig, &res->dk);
+	text_side(out, bench_subject(fig), fig, &res->dk);
 	text_side(out, fig->baseline->name, fig, &res->base);
 	if (fig->extra)
 		text_side(out, fig->extra->name, fig, &res->extra);
