@@ -178,6 +178,10 @@ static int p9_client(void *arg, struct bench_error *error)
 		}
 		/* Reap everything there is; wait only when there is nothing. */
 		n = dk_ring_reap(c.ring, cqes, P9_REAP);
+		/* Stopped with nothing in flight: the other client may have ended the run before
+		 * this one submitted anything (it starts late on a loaded machine). */
+		if (n == 0 && stop && reaped == submitted)
+			break;
 		if (n == 0) {
 			ret = dk_ring_wait_cqe(c.ring, &cqes[0], dk_deadline_in(BENCH_WAIT_NS));
 			if (ret < 0) {
