@@ -473,8 +473,8 @@ const struct bench_baseline bench_baseline_raw_engine_batch32 = {
  * zeroes and fills a 128-byte request (struct dk_sqe) and publishes a tail per 32; the relay
  * copies each request out, queues its descriptor, rings once per pass, and for every
  * descriptor done writes a 64-byte completion (struct dk_cqe) and publishes a tail; the client
- * copies the completions out. Up to RELAY_HW descriptors on the engine (dk-copy's ring of 256
- * allows 255). Every spinner steps with dk_spin_step(), which yields the CPU every 256 steps,
+ * copies the completions out. Up to RELAY_HW descriptors on the engine: all the raw baseline's
+ * 256-descriptor ring allows (dk-copy keeps up to 128). Every spinner steps with dk_spin_step(), which yields the CPU every 256 steps,
  * as DriverKit's do: three busy processes share two vCPUs.
  */
 #define RELAY_SQ 512u  /* P3-copy's SQ */
