@@ -507,18 +507,18 @@ static void relay_main(struct raw_dev *d, struct relay_shm *s)
 
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 		uint32_t tail = __atomic_load_n(&s->req_tail, __ATOMIC_ACQUIRE), completed;
-		bool progress = false;
+		uint32_t taken = head;
+		bool progress;
 
-		if (head != tail && d->tail - d->done < RELAY_HW) {
-			for (; head != tail && d->tail - d->done < RELAY_HW; head++) {
-				struct relay_req r;
+		for (; head != tail && d->tail - d->done < RELAY_HW; head++) {
+			struct relay_req r;
 
-				memcpy(&r, &s->req[head % RELAY_SQ], sizeof(r));
-				queue(d, r.off, r.len);
-			}
-			kick(d);
-			progress = true;
+			memcpy(&r, &s->req[head % RELAY_SQ], sizeof(r));
+			queue(d, r.off, r.len);
 		}
+		progress = head != taken;
+		if (progress)
+			kick(d);
 		completed = reg(d, DK_COPY_REG_COMPLETED);
 		for (; d->done != completed && d->done != d->tail; d->done++, cq_tail++) {
 			const struct dk_copy_desc *desc =
@@ -593,34 +593,35 @@ int bench_p3_copy_relay(const struct bench_opts *opts, struct bench_samples *sam
 {
 	struct relay_shm *s;
 	struct raw_dev d;
-	int err, status;
 	pid_t pid;
+	int err;
 
 	err = bench_samples_reserve(samples, opts->iters);
 	if (err < 0)
 		return bench_fail(error, err, "samples");
 	err = dev_open(&d, false, 64, error);
-	s = err < 0 ? MAP_FAILED
-		    : mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-			   -1, 0);
-	if (err == 0 && s == MAP_FAILED)
+	if (err < 0)
+		goto out;
+	s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (s == MAP_FAILED) {
 		err = bench_fail(error, -errno, "mapping the relay's rings");
-	pid = err < 0 ? -1 : fork();
+		goto out;
+	}
+	pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		relay_main(&d, s);
 		_exit(0);
 	}
-	if (err == 0 && pid < 0)
+	if (pid < 0) {
 		err = bench_fail(error, -errno, "fork");
-	if (err == 0)
+	} else {
 		err = relay_client(opts, s, samples, error);
-	if (pid > 0) {
 		__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
-		waitpid(pid, &status, 0);
+		waitpid(pid, NULL, 0);
 	}
-	if (s != MAP_FAILED)
-		munmap(s, sizeof(*s));
+	munmap(s, sizeof(*s));
+out:
 	dev_close(&d);
 	return err;
 }
